@@ -1,0 +1,477 @@
+"""Static data flow of a stage: which names it reads before writing, and which it writes.
+
+Pure functions over ``ast``; no kernel, no imports of the user's code. The rules, in short:
+
+* a name is *read* by a stage when some statement loads it before the stage has surely bound it
+  (bindings inside ``if``/``try`` branches count only when every branch binds the name; loop bodies
+  are taken to run);
+* a name is *written* by assignment of any form (plain, augmented, annotated, subscript or attribute
+  assignment, ``del``, ``import``, ``def``/``class``, ``for``/``with``/``except`` targets, ``:=``,
+  ``match`` captures) and by a method-call statement on it (``model.fit(X)`` mutates ``model``), except
+  when the receiver is a module bound by an import (``plt.plot(x)`` does not change ``plt``);
+* mutation (subscript/attribute assignment, augmented assignment, method call, ``del``) needs the
+  old value, so it is a read too;
+* a function or class defined in the stage reads the globals its body uses, at definition time
+  (``global`` names it assigns are writes); comprehension and lambda variables are their own scope.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+_FUNCTION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+@dataclass(frozen=True)
+class Use:
+    """Where and how a name was first read or last written."""
+
+    cell: int
+    line: int
+    how: str
+
+
+@dataclass
+class Flow:
+    reads: dict[str, Use] = field(default_factory=dict)
+    writes: dict[str, Use] = field(default_factory=dict)
+    deleted: set[str] = field(default_factory=set)  # last write was ``del``: no value to pass on
+    modules: set[str] = field(default_factory=set)  # latest binding is an import
+    star_import: bool = False
+
+
+# --------------------------------------------------------------------------- nested scopes
+
+
+@dataclass
+class _ScopeNames:
+    free: dict[str, int]  # names the scope needs from the module, with a line number
+    global_writes: dict[str, int]  # module names it assigns through ``global`` (or := escapes)
+
+
+class _Collector(ast.NodeVisitor):
+    """Loads and stores of one scope; nested scopes contribute only their free names."""
+
+    def __init__(self) -> None:
+        self.loads: dict[str, int] = {}
+        self.stores: dict[str, int] = {}
+        self.nested_free: dict[str, int] = {}
+        self.global_writes: dict[str, int] = {}
+        self.globals: set[str] = set()
+        self.nonlocals: set[str] = set()
+        self.walrus: dict[str, int] = {}
+
+    def _store(self, name: str, line: int) -> None:
+        self.stores.setdefault(name, line)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load):
+            self.loads.setdefault(node.id, node.lineno)
+        else:
+            self._store(node.id, node.lineno)
+
+    def visit_Global(self, node: ast.Global) -> None:
+        self.globals.update(node.names)
+
+    def visit_Nonlocal(self, node: ast.Nonlocal) -> None:
+        self.nonlocals.update(node.names)
+
+    def visit_Import(self, node: ast.Import | ast.ImportFrom) -> None:
+        for alias in node.names:
+            if alias.name != "*":
+                self._store(alias.asname or alias.name.split(".")[0], node.lineno)
+
+    visit_ImportFrom = visit_Import
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if node.name:
+            self._store(node.name, node.lineno)
+        self.generic_visit(node)
+
+    def visit_MatchAs(self, node: ast.MatchAs) -> None:
+        if node.name:
+            self._store(node.name, node.lineno)
+        self.generic_visit(node)
+
+    def visit_MatchStar(self, node: ast.MatchStar) -> None:
+        if node.name:
+            self._store(node.name, node.lineno)
+
+    def visit_MatchMapping(self, node: ast.MatchMapping) -> None:
+        if node.rest:
+            self._store(node.rest, node.lineno)
+        self.generic_visit(node)
+
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+        self.visit(node.value)
+        self._store(node.target.id, node.lineno)
+        self.walrus.setdefault(node.target.id, node.lineno)
+
+    def _nested(self, inner: _ScopeNames) -> None:
+        for name, line in inner.free.items():
+            self.nested_free.setdefault(name, line)
+        for name, line in inner.global_writes.items():
+            self.global_writes.setdefault(name, line)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        for expr in _definition_time_exprs(node):
+            self.visit(expr)
+        self._store(node.name, node.lineno)
+        self._nested(scope_names(node))
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        for expr in _definition_time_exprs(node):
+            self.visit(expr)
+        self._nested(scope_names(node))
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        for expr in _definition_time_exprs(node):
+            self.visit(expr)
+        self._store(node.name, node.lineno)
+        self._nested(scope_names(node))
+
+    def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp) -> None:
+        self.visit(node.generators[0].iter)  # the first iterable runs in the enclosing scope
+        inner = scope_names(node)
+        self._nested(_ScopeNames(inner.free, {}))
+        for name, line in inner.global_writes.items():  # := inside binds in this scope
+            self._store(name, line)
+            self.walrus.setdefault(name, line)
+
+    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _comprehension
+
+
+def _definition_time_exprs(node: ast.AST) -> list[ast.expr]:
+    """Decorators, defaults, annotations and bases: evaluated where the def/class/lambda stands."""
+    exprs: list[ast.expr] = list(getattr(node, "decorator_list", []))
+    if isinstance(node, ast.ClassDef):
+        exprs += node.bases + [k.value for k in node.keywords]
+        return exprs
+    args = node.args  # type: ignore[attr-defined]
+    exprs += [d for d in args.defaults + args.kw_defaults if d is not None]
+    if not isinstance(node, ast.Lambda):
+        every = args.posonlyargs + args.args + args.kwonlyargs + [args.vararg, args.kwarg]
+        exprs += [a.annotation for a in every if a is not None and a.annotation is not None]
+        if node.returns is not None:  # type: ignore[attr-defined]
+            exprs.append(node.returns)  # type: ignore[attr-defined]
+    return exprs
+
+
+def scope_names(node: ast.AST) -> _ScopeNames:
+    """Free (module-level) names and global writes of a function, lambda, class or comprehension."""
+    collector = _Collector()
+    params: set[str] = set()
+    if isinstance(node, _FUNCTION_NODES):
+        args = node.args
+        for arg in args.posonlyargs + args.args + args.kwonlyargs + [args.vararg, args.kwarg]:
+            if arg is not None:
+                params.add(arg.arg)
+        body = [node.body] if isinstance(node, ast.Lambda) else node.body
+        for part in body:
+            collector.visit(part)
+    elif isinstance(node, ast.ClassDef):
+        for stmt in node.body:
+            collector.visit(stmt)
+    elif isinstance(node, _COMPREHENSIONS):
+        for i, gen in enumerate(node.generators):
+            if i:
+                collector.visit(gen.iter)
+            collector.visit(gen.target)
+            for cond in gen.ifs:
+                collector.visit(cond)
+        if isinstance(node, ast.DictComp):
+            collector.visit(node.key)
+            collector.visit(node.value)
+        else:
+            collector.visit(node.elt)
+        # names bound by := escape the comprehension; its own targets stay inside
+        escaping = dict(collector.walrus)
+        local = {n for n in collector.stores if n not in escaping}
+        free = {
+            n: line
+            for n, line in {**collector.nested_free, **collector.loads}.items()
+            if n not in local and n not in escaping
+        }
+        return _ScopeNames(free, {**collector.global_writes, **escaping})
+
+    if isinstance(node, ast.ClassDef):
+        # methods do not see class attributes, so their free names all reach the module
+        free = {n: line for n, line in collector.loads.items() if n not in collector.stores}
+        for n, line in collector.nested_free.items():
+            free.setdefault(n, line)
+    else:
+        local = (params | set(collector.stores)) - collector.globals - collector.nonlocals
+        free = {
+            n: line
+            for n, line in {**collector.nested_free, **collector.loads}.items()
+            if n not in local and n not in collector.nonlocals
+        }
+    global_writes = dict(collector.global_writes)
+    for name, line in collector.stores.items():
+        if name in collector.globals:
+            global_writes.setdefault(name, line)
+    return _ScopeNames(free, global_writes)
+
+
+# --------------------------------------------------------------------------- module level
+
+
+class FlowAnalyzer(ast.NodeVisitor):
+    """Walks a stage's cells in order, tracking which names are surely bound so far."""
+
+    def __init__(self, modules: set[str] | None = None) -> None:
+        self.flow = Flow(modules=set(modules or ()))
+        self.bound: set[str] = set()
+        self.cell = 0
+
+    # -- bookkeeping
+
+    def read(self, name: str, line: int, how: str = "read") -> None:
+        if name not in self.bound and name not in self.flow.reads:
+            self.flow.reads[name] = Use(self.cell, line, how)
+
+    def write(self, name: str, line: int, how: str, *, module: bool = False) -> None:
+        self.flow.writes[name] = Use(self.cell, line, how)
+        self.flow.deleted.discard(name)
+        self.bound.add(name)
+        if module:
+            self.flow.modules.add(name)
+        else:
+            self.flow.modules.discard(name)
+
+    def mutate(self, name: str, line: int, how: str) -> None:
+        self.read(name, line, how)
+        if name not in self.flow.modules:
+            self.write(name, line, how)
+
+    def add_cell(self, tree: ast.Module, cell: int) -> None:
+        self.cell = cell
+        for stmt in tree.body:
+            self.visit(stmt)
+
+    def _body(self, stmts: list[ast.stmt]) -> None:
+        for stmt in stmts:
+            self.visit(stmt)
+
+    def _branches(self, *bodies: list[ast.stmt]) -> None:
+        """Names count as bound after a branch point only if every branch binds them."""
+        before = set(self.bound)
+        after: set[str] | None = None
+        for body in bodies:
+            self.bound = set(before)
+            self._body(body)
+            after = self.bound if after is None else after & self.bound
+        self.bound = after if after is not None else before
+
+    # -- targets
+
+    def _store(self, target: ast.expr, how: str) -> None:
+        if isinstance(target, ast.Name):
+            self.write(target.id, target.lineno, how)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for elt in target.elts:
+                self._store(elt, how)
+        elif isinstance(target, ast.Starred):
+            self._store(target.value, how)
+        elif isinstance(target, (ast.Attribute, ast.Subscript)):
+            if isinstance(target, ast.Subscript):
+                self.visit(target.slice)
+            root = _root_name(target.value)
+            if root is None:
+                self.visit(target.value)
+            else:
+                self._reads_within(target.value)
+                self.mutate(root.id, root.lineno, f"{_kind(target)} assignment")
+
+    def _reads_within(self, expr: ast.expr) -> None:
+        """Visit the parts of ``a.b[i].c`` other than the root name (e.g. the index ``i``)."""
+        node = expr
+        while isinstance(node, (ast.Attribute, ast.Subscript)):
+            if isinstance(node, ast.Subscript):
+                self.visit(node.slice)
+            node = node.value
+
+    # -- statements
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self.visit(node.value)
+        for target in node.targets:
+            self._store(target, "assigned")
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self.visit(node.value)
+        if isinstance(node.target, ast.Name):
+            self.mutate(node.target.id, node.lineno, "augmented assignment")
+        else:
+            self._store(node.target, "augmented")
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        self.visit(node.annotation)
+        if node.value is not None:
+            self.visit(node.value)
+            self._store(node.target, "assigned")
+        elif not isinstance(node.target, ast.Name):
+            self._store(node.target, "annotated")
+
+    def visit_Delete(self, node: ast.Delete) -> None:
+        for target in node.targets:
+            if isinstance(target, ast.Name):
+                self.read(target.id, target.lineno, "deleted")
+                self.write(target.id, target.lineno, "deleted")
+                self.flow.deleted.add(target.id)
+            else:
+                self._store(target, "del")
+
+    def visit_Import(self, node: ast.Import | ast.ImportFrom) -> None:
+        for alias in node.names:
+            if alias.name == "*":
+                self.flow.star_import = True
+                continue
+            name = alias.asname or alias.name.split(".")[0]
+            # ``from m import f`` may bind a function or class: only ``import m`` is surely a module
+            self.write(name, node.lineno, "imported", module=isinstance(node, ast.Import))
+
+    visit_ImportFrom = visit_Import
+
+    def _definition(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> None:
+        for expr in _definition_time_exprs(node):
+            self.visit(expr)
+        inner = scope_names(node)
+        for name, line in inner.free.items():
+            if name != node.name:
+                self.read(name, line, "used inside " + node.name)
+        for name, line in inner.global_writes.items():
+            self.write(name, line, f"assigned through 'global' in {node.name}")
+        kind = "class" if isinstance(node, ast.ClassDef) else "def"
+        self.write(node.name, node.lineno, f"defined ({kind})")
+
+    visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _definition
+
+    def visit_Expr(self, node: ast.Expr) -> None:
+        self.visit(node.value)
+        call = node.value
+        if isinstance(call, ast.Await):
+            call = call.value
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute):
+            root = _root_name(call.func.value)
+            if root is not None and root.id not in self.flow.modules:
+                self.write(root.id, root.lineno, f"mutated by .{call.func.attr}()")
+
+    def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
+        self.visit(node.iter)
+        self._store(node.target, "loop variable")
+        self._body(node.body)
+        self._body(node.orelse)
+
+    visit_AsyncFor = visit_For
+
+    def visit_While(self, node: ast.While) -> None:
+        self.visit(node.test)
+        self._body(node.body)
+        self._body(node.orelse)
+
+    def visit_If(self, node: ast.If) -> None:
+        self.visit(node.test)
+        self._branches(node.body, node.orelse)
+
+    def visit_With(self, node: ast.With | ast.AsyncWith) -> None:
+        for item in node.items:
+            self.visit(item.context_expr)
+            if item.optional_vars is not None:
+                self._store(item.optional_vars, "with target")
+        self._body(node.body)
+
+    visit_AsyncWith = visit_With
+
+    def visit_Try(self, node: ast.Try) -> None:
+        handlers: list[list[ast.stmt]] = []
+        for handler in node.handlers:
+            if handler.type is not None:
+                self.visit(handler.type)
+            body: list[ast.stmt] = list(handler.body)
+            if handler.name:
+                body.insert(0, _bind(handler.name, handler.lineno))
+            handlers.append(body)
+        self._branches(node.body + node.orelse, *handlers)
+        self._body(node.finalbody)
+
+    visit_TryStar = visit_Try
+
+    def visit_Match(self, node: ast.Match) -> None:
+        self.visit(node.subject)
+        bodies = []
+        for case in node.cases:
+            collector = _Collector()
+            collector.visit(case.pattern)
+            for name in collector.loads:  # value patterns like ``case Color.RED`` read names
+                self.read(name, case.pattern.lineno)
+            captures: list[ast.stmt] = [_bind(n, line) for n, line in collector.stores.items()]
+            if case.guard is not None:
+                line = case.pattern.lineno
+                captures.append(ast.If(case.guard, [ast.Pass(lineno=line)], [], lineno=line))
+            bodies.append(captures + case.body)
+        self._branches(*bodies, [])
+
+    def visit_Global(self, node: ast.Global) -> None:  # no meaning at module level
+        pass
+
+    visit_Nonlocal = visit_Global
+
+    # -- expressions
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load):
+            self.read(node.id, node.lineno)
+
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+        self.visit(node.value)
+        self.write(node.target.id, node.lineno, "assigned by :=")
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        for expr in _definition_time_exprs(node):
+            self.visit(expr)
+        for name, line in scope_names(node).free.items():
+            self.read(name, line, "used inside a lambda")
+
+    def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp) -> None:
+        self.visit(node.generators[0].iter)
+        inner = scope_names(node)
+        for name, line in inner.free.items():
+            self.read(name, line, "used in a comprehension")
+        for name, line in inner.global_writes.items():
+            self.write(name, line, "assigned by := in a comprehension")
+
+    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _comprehension
+
+
+def _bind(name: str, line: int) -> ast.stmt:
+    """A synthetic ``name = None`` statement, to replay a binding inside a branch."""
+    return ast.Assign(
+        targets=[ast.Name(name, ast.Store(), lineno=line)],
+        value=ast.Constant(None, lineno=line),
+        lineno=line,
+    )
+
+
+def _root_name(expr: ast.expr) -> ast.Name | None:
+    """``model`` in ``model.layers[0].weights``; None through a call (``f().x`` is not f's state)."""
+    node = expr
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node if isinstance(node, ast.Name) else None
+
+
+def _kind(target: ast.expr) -> str:
+    return "subscript" if isinstance(target, ast.Subscript) else "attribute"
+
+
+def analyze(trees: list[tuple[int, ast.Module]], modules: set[str] | None = None) -> Flow:
+    """The data flow of a stage made of ``(cell position, parsed cell)`` pairs, in order."""
+    analyzer = FlowAnalyzer(modules)
+    for cell, tree in trees:
+        analyzer.add_cell(tree, cell)
+    return analyzer.flow

@@ -1,0 +1,142 @@
+"""The ``mlops`` command: a thin face over the core. Imports are lazy so ``--help`` stays instant."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from . import __version__
+from .errors import MlopsError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from .compiler import load_pipeline
+    from .explain import explain_text
+
+    pipeline = load_pipeline(args.notebook)
+    if args.json:
+        _print_json(pipeline.to_dict())
+    else:
+        sys.stdout.write(explain_text(pipeline))
+    return EXIT_OK
+
+
+def _cmd_compile(args: argparse.Namespace) -> int:
+    from .compiler import compile_notebook
+
+    compiled = compile_notebook(args.notebook, args.output)
+    if args.json:
+        _print_json(compiled.to_dict())
+    else:
+        p = compiled.pipeline
+        print(
+            f"Compiled pipeline '{p.name}' version {p.version} ({len(p.stages)} stages) "
+            f"into {compiled.output}"
+        )
+        print(f"Run it:  mlops run {compiled.output}   or   python {compiled.output / 'pipeline.py'}")
+    for warning in compiled.pipeline.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .runner.cli import run_command
+
+    return run_command(args)
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from .runner.cli import runs_command
+
+    return runs_command(args)
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from .runner.cli import show_command
+
+    return show_command(args)
+
+
+def _cmd_gc(args: argparse.Namespace) -> int:
+    from .runner.cli import gc_command
+
+    return gc_command(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlops",
+        description="Turn a tagged Jupyter notebook into a versioned, cached, recorded pipeline.",
+    )
+    parser.add_argument("--version", action="version", version=f"mlops-jupyter {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("explain", help="show stages, parameters and data flow (writes nothing)")
+    p.add_argument("notebook")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_explain)
+
+    p = sub.add_parser("compile", help="compile a notebook into a pipeline folder")
+    p.add_argument("notebook")
+    p.add_argument("-o", "--output", metavar="DIR", help="output folder (default .mlops/pipelines/NAME/VERSION)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_compile)
+
+    p = sub.add_parser("run", help="run a notebook or compiled pipeline, recording the run")
+    p.add_argument("target", metavar="NOTEBOOK|COMPILED_DIR")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="set a parameter (repeatable); the value is read as its declared type")
+    p.add_argument("-j", "--jobs", type=int, default=None, help="stages at once (default: cores)")
+    p.add_argument("--no-cache", action="store_true", help="run every stage, ignoring the cache")
+    p.add_argument("--force", action="append", default=[], metavar="STAGE",
+                   help="rerun this stage even if cached (repeatable, or a,b)")
+    p.add_argument("--stages", metavar="A,B", help="run only these stages (upstream values from the cache)")
+    p.add_argument("--from", dest="from_stage", metavar="STAGE", help="run this stage and all after it")
+    p.add_argument("--json", action="store_true", help="print the run as one JSON object")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("runs", help="list runs, newest first")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_runs)
+
+    p = sub.add_parser("show", help="show one run")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_show)
+
+    p = sub.add_parser("gc", help="remove objects and run folders no run or cache entry refers to")
+    p.add_argument("--dry-run", action="store_true")
+    p.set_defaults(func=_cmd_gc)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.func(args))
+    except MlopsError as exc:
+        print(f"mlops {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("mlops: interrupted", file=sys.stderr)
+        return EXIT_FAILED
+    except BrokenPipeError:
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""The tag language: what one cell's ``metadata.tags`` (and ``%%mlops stage`` line) mean.
+
+Pure and tiny on purpose: the JupyterLab extension re-implements this parse in TypeScript and
+both are tested against the same table of cases (``tests/cases/tags.json``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+STAGE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,62}\Z")
+STAGE_NAME_RULE = "a lowercase letter, then up to 62 lowercase letters, digits, '_' or '-'"
+
+# Role of a cell in the pipeline. "code" cells belong to the current stage.
+CODE, PARAMETERS, SETUP, SKIP, METRICS = "code", "parameters", "setup", "skip", "metrics"
+
+_ROLE_TAGS = {
+    "parameters": PARAMETERS,
+    "pipeline-parameters": PARAMETERS,  # Kale
+    "setup": SETUP,
+    "imports": SETUP,  # Kale
+    "functions": SETUP,  # Kale
+    "metrics": METRICS,
+    "pipeline-metrics": METRICS,  # Kale
+    "skip": SKIP,
+}
+_STAGE_PREFIXES = {"stage:": "stage", "block:": "kale", "step:": "kale"}
+_AFTER_PREFIXES = ("after:", "prev:")
+MAGIC_PREFIX = "%%mlops"
+
+
+class TagError(ValueError):
+    """A tag (or ``%%mlops`` line) that does not parse; the caller adds the cell's location."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class CellTags:
+    role: str = CODE
+    stage: str | None = None  # this cell starts (or, in Kale's dialect, continues) a stage
+    dialect: str | None = None  # "stage", "kale" or "magic": how the stage was named
+    after: tuple[str, ...] = ()
+    cache: bool | None = None
+    retries: int | None = None
+    timeout: float | None = None
+    magic: bool = False  # the first source line is a ``%%mlops stage`` line (stripped on compile)
+
+    def options(self) -> dict[str, object]:
+        found: dict[str, object] = {}
+        if self.cache is not None:
+            found["cache"] = self.cache
+        if self.retries is not None:
+            found["retries"] = self.retries
+        if self.timeout is not None:
+            found["timeout"] = self.timeout
+        return found
+
+
+def check_stage_name(name: str) -> str:
+    if not STAGE_NAME.match(name):
+        raise TagError(
+            f"{name!r} is not a valid stage name.",
+            hint=f"A stage name is {STAGE_NAME_RULE}, e.g. 'train' or 'load-data'.",
+        )
+    return name
+
+
+def _retries(value: str) -> int:
+    if not value.isdigit() or int(value) > 100:
+        raise TagError(f"'retries:{value}' needs a whole number from 0 to 100.")
+    return int(value)
+
+
+def _timeout(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise TagError(f"'timeout:{value}' needs a positive number of seconds, e.g. 'timeout:600'.")
+    return seconds
+
+
+def _cache(value: str) -> bool:
+    if value not in ("on", "off"):
+        raise TagError(f"'cache:{value}' must be 'cache:off' (or 'cache:on').")
+    return value == "on"
+
+
+def parse_magic_line(line: str) -> dict[str, object]:
+    """Parse ``%%mlops stage NAME [--after A,B] [--no-cache] [--retries N] [--timeout S]``."""
+    words = line.split()
+    if len(words) < 3 or words[1] != "stage":
+        raise TagError(
+            f"{line.strip()!r} is not a stage line.",
+            hint="Write '%%mlops stage NAME' (optionally '--after A,B') as the cell's first line.",
+        )
+    found: dict[str, object] = {"stage": check_stage_name(words[2]), "after": []}
+    rest = words[3:]
+    i = 0
+    while i < len(rest):
+        word = rest[i]
+        flag, _, inline = word.partition("=")
+        takes_value = flag in ("--after", "--retries", "--timeout")
+        if takes_value and not inline:
+            if i + 1 >= len(rest):
+                raise TagError(f"'{flag}' in {line.strip()!r} needs a value.")
+            i += 1
+            inline = rest[i]
+        if flag == "--after":
+            found["after"] += [check_stage_name(n) for n in inline.split(",") if n]  # type: ignore[operator]
+        elif flag == "--retries":
+            found["retries"] = _retries(inline)
+        elif flag == "--timeout":
+            found["timeout"] = _timeout(inline)
+        elif flag == "--no-cache" and not inline:
+            found["cache"] = False
+        else:
+            raise TagError(
+                f"unknown option {word!r} in {line.strip()!r}.",
+                hint="Known options: --after A,B  --no-cache  --retries N  --timeout SECONDS.",
+            )
+        i += 1
+    return found
+
+
+def parse_cell_tags(tags: Sequence[str], source: str = "") -> CellTags:
+    """Read one cell's tags and first source line. Unknown tags are kept by the notebook and ignored."""
+    roles: set[str] = set()
+    stage: str | None = None
+    dialect: str | None = None
+    after: list[str] = []
+    opts: dict[str, object] = {}
+
+    def set_opt(key: str, value: object, tag: str) -> None:
+        if key in opts and opts[key] != value:
+            raise TagError(f"the cell has conflicting '{key}:' tags ({tag!r} and an earlier one).")
+        opts[key] = value
+
+    def set_stage(name: str, how: str) -> None:
+        nonlocal stage, dialect
+        check_stage_name(name)
+        if stage is not None and stage != name:
+            raise TagError(
+                f"the cell starts two stages, {stage!r} and {name!r}.",
+                hint="Keep one stage tag per cell; put the other stage's code in its own cell.",
+            )
+        stage, dialect = name, dialect or how
+
+    for raw in tags:
+        tag = raw.strip()
+        if tag in _ROLE_TAGS:
+            roles.add(_ROLE_TAGS[tag])
+            continue
+        prefix = next((p for p in _STAGE_PREFIXES if tag.startswith(p)), None)
+        if prefix:
+            set_stage(tag[len(prefix) :], _STAGE_PREFIXES[prefix])
+        elif tag.startswith(_AFTER_PREFIXES):
+            name = check_stage_name(tag.split(":", 1)[1])
+            if name not in after:
+                after.append(name)
+        elif tag.startswith("cache:"):
+            set_opt("cache", _cache(tag[6:]), tag)
+        elif tag.startswith("retries:"):
+            set_opt("retries", _retries(tag[8:]), tag)
+        elif tag.startswith("timeout:"):
+            set_opt("timeout", _timeout(tag[8:]), tag)
+        # anything else (Kale's limit:, annotations, user tags) is kept and ignored
+
+    first_line = source.lstrip("\n").split("\n", 1)[0]
+    magic = first_line.startswith(MAGIC_PREFIX) and first_line[len(MAGIC_PREFIX) :][:1] in (" ", "\t", "")
+    if magic:
+        found = parse_magic_line(first_line)
+        set_stage(str(found["stage"]), "magic")
+        for name in found["after"]:  # type: ignore[attr-defined]
+            if name not in after:
+                after.append(name)
+        for key in ("cache", "retries", "timeout"):
+            if key in found:
+                set_opt(key, found[key], first_line.strip())
+
+    role = CODE
+    if SKIP in roles:
+        role = SKIP  # skip wins so a cell can be switched off without losing its other tags
+    elif len(roles) > 1:
+        raise TagError(
+            f"the cell has tags for different roles ({', '.join(sorted(roles))}).",
+            hint="A cell is one of: parameters, setup, metrics, or stage code.",
+        )
+    elif roles:
+        role = roles.pop()
+    if role in (PARAMETERS, SETUP, METRICS) and (stage or after or opts):
+        raise TagError(
+            f"a {role} cell cannot also carry stage, after: or option tags.",
+            hint=f"Move the stage tags to the next code cell, or remove the '{role}' tag.",
+        )
+    return CellTags(
+        role=role,
+        stage=stage,
+        dialect=dialect,
+        after=tuple(after),
+        cache=opts.get("cache"),  # type: ignore[arg-type]
+        retries=opts.get("retries"),  # type: ignore[arg-type]
+        timeout=opts.get("timeout"),  # type: ignore[arg-type]
+        magic=magic,
+    )
