@@ -134,7 +134,9 @@ class _Collector(ast.NodeVisitor):
         self._store(node.name, node.lineno)
         self._nested(scope_names(node))
 
-    def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp) -> None:
+    def _comprehension(
+        self, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp
+    ) -> None:
         self.visit(node.generators[0].iter)  # the first iterable runs in the enclosing scope
         inner = scope_names(node)
         self._nested(_ScopeNames(inner.free, {}))
@@ -419,7 +421,8 @@ class FlowAnalyzer(ast.NodeVisitor):
     def visit_Global(self, node: ast.Global) -> None:  # no meaning at module level
         pass
 
-    visit_Nonlocal = visit_Global
+    def visit_Nonlocal(self, node: ast.Nonlocal) -> None:
+        pass
 
     # -- expressions
 
@@ -437,7 +440,9 @@ class FlowAnalyzer(ast.NodeVisitor):
         for name, line in scope_names(node).free.items():
             self.read(name, line, "used inside a lambda")
 
-    def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp) -> None:
+    def _comprehension(
+        self, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp
+    ) -> None:
         self.visit(node.generators[0].iter)
         inner = scope_names(node)
         for name, line in inner.free.items():

@@ -42,7 +42,9 @@ def _cmd_compile(args: argparse.Namespace) -> int:
             f"Compiled pipeline '{p.name}' version {p.version} ({len(p.stages)} stages) "
             f"into {compiled.output}"
         )
-        print(f"Run it:  mlops run {compiled.output}   or   python {compiled.output / 'pipeline.py'}")
+        print(
+            f"Run it:  mlops run {compiled.output}   or   python {compiled.output / 'pipeline.py'}"
+        )
     for warning in compiled.pipeline.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return EXIT_OK
@@ -87,20 +89,40 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compile", help="compile a notebook into a pipeline folder")
     p.add_argument("notebook")
-    p.add_argument("-o", "--output", metavar="DIR", help="output folder (default .mlops/pipelines/NAME/VERSION)")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="DIR",
+        help="output folder (default .mlops/pipelines/NAME/VERSION)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_compile)
 
     p = sub.add_parser("run", help="run a notebook or compiled pipeline, recording the run")
     p.add_argument("target", metavar="NOTEBOOK|COMPILED_DIR")
-    p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
-                   help="set a parameter (repeatable); the value is read as its declared type")
+    p.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a parameter (repeatable); the value is read as its declared type",
+    )
     p.add_argument("-j", "--jobs", type=int, default=None, help="stages at once (default: cores)")
     p.add_argument("--no-cache", action="store_true", help="run every stage, ignoring the cache")
-    p.add_argument("--force", action="append", default=[], metavar="STAGE",
-                   help="rerun this stage even if cached (repeatable, or a,b)")
-    p.add_argument("--stages", metavar="A,B", help="run only these stages (upstream values from the cache)")
-    p.add_argument("--from", dest="from_stage", metavar="STAGE", help="run this stage and all after it")
+    p.add_argument(
+        "--force",
+        action="append",
+        default=[],
+        metavar="STAGE",
+        help="rerun this stage even if cached (repeatable, or a,b)",
+    )
+    p.add_argument(
+        "--stages", metavar="A,B", help="run only these stages (upstream values from the cache)"
+    )
+    p.add_argument(
+        "--from", dest="from_stage", metavar="STAGE", help="run this stage and all after it"
+    )
     p.add_argument("--json", action="store_true", help="print the run as one JSON object")
     p.set_defaults(func=_cmd_run)
 

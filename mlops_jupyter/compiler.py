@@ -11,6 +11,7 @@ import builtins
 import hashlib
 import json
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,8 +39,12 @@ class _StageDraft:
     magic_cells: set[int] = field(default_factory=set)
 
 
-def _error(nb: Notebook, cell: Cell, message: str, hint: str | None = None, line: int | None = None) -> CompileError:
-    return CompileError(message, notebook=nb.path, cell=cell.index, cell_id=cell.id, line=line, hint=hint)
+def _error(
+    nb: Notebook, cell: Cell, message: str, hint: str | None = None, line: int | None = None
+) -> CompileError:
+    return CompileError(
+        message, notebook=nb.path, cell=cell.index, cell_id=cell.id, line=line, hint=hint
+    )
 
 
 def pipeline_name(notebook_path: str) -> str:
@@ -62,7 +67,11 @@ def _parse(nb: Notebook, cell: Cell, source: str) -> ast.Module:
             line=exc.lineno,
         ) from None
     except (ValueError, RecursionError, MemoryError) as exc:
-        reason = "is nested too deeply" if isinstance(exc, RecursionError) else f"cannot be parsed ({exc})"
+        reason = (
+            "is nested too deeply"
+            if isinstance(exc, RecursionError)
+            else f"cannot be parsed ({exc})"
+        )
         raise _error(nb, cell, f"{reason}.", "Tag the cell 'skip' to leave it out.") from None
 
 
@@ -234,6 +243,18 @@ def _code_cell(cell: Cell, source: str, offset: int = 0) -> CodeCell:
     return CodeCell(cell.index, cell.ref, source, cell.tags, offset)
 
 
+def _imported_modules(trees: list[ast.Module]) -> tuple[str, ...]:
+    found: dict[str, None] = {}
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    found[alias.name.split(".")[0]] = None
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found[node.module.split(".")[0]] = None
+    return tuple(sorted(found))
+
+
 def _find_cycle(order: list[str], after: dict[str, tuple[str, ...]]) -> list[str] | None:
     state: dict[str, int] = {}
     path: list[str] = []
@@ -256,9 +277,7 @@ def _find_cycle(order: list[str], after: dict[str, tuple[str, ...]]) -> list[str
     return None
 
 
-def _version(
-    parameters: dict[str, Parameter], setup: list[CodeCell], stages: list[Stage]
-) -> str:
+def _version(parameters: dict[str, Parameter], setup: list[CodeCell], stages: list[Stage]) -> str:
     """Content hash of what runs: code, setup, edges, options and parameter defaults.
 
     Outputs, execution counts, cell ids and other metadata are not part of it on purpose.
@@ -296,7 +315,8 @@ def build_pipeline(nb: Notebook) -> Pipeline:
         _parameters(nb, cell, parameters)
 
     setup = [_code_cell(cell, cell.source) for cell in setup_cells]
-    setup_flow = analyze([(c.index, _parse(nb, c, c.source)) for c in setup_cells])
+    setup_parsed = [(c.index, _parse(nb, c, c.source)) for c in setup_cells]
+    setup_flow = analyze(setup_parsed)
     setup_params = [n for n in setup_flow.reads if n in parameters]
 
     names = {d.name for d in drafts}
@@ -305,11 +325,15 @@ def build_pipeline(nb: Notebook) -> Pipeline:
             if up not in names:
                 known = ", ".join(sorted(names)) or "none"
                 raise _error(
-                    nb, cell, f"'after:{up}' names no stage of this notebook (stages: {known}).",
+                    nb,
+                    cell,
+                    f"'after:{up}' names no stage of this notebook (stages: {known}).",
                     "Fix the name or remove the tag.",
                 )
 
+    setup_trees = [tree for _, tree in setup_parsed]
     flows: list[Flow] = []
+    imports: list[tuple[str, ...]] = []
     cells: list[list[CodeCell]] = []
     for draft in drafts:
         trees = []
@@ -322,6 +346,7 @@ def build_pipeline(nb: Notebook) -> Pipeline:
             trees.append((cell.index, _parse(nb, cell, "\n" * offset + source)))
             stage_cells.append(_code_cell(cell, source, offset))
         flows.append(analyze(trees, modules=setup_flow.modules))
+        imports.append(_imported_modules(setup_trees + [tree for _, tree in trees]))
         cells.append(stage_cells)
 
     # Resolve each read to the nearest upstream writer, in notebook order.
@@ -329,7 +354,7 @@ def build_pipeline(nb: Notebook) -> Pipeline:
     outputs: list[list[str]] = [[] for _ in drafts]
     stage_params: list[list[str]] = [[] for _ in drafts]
     warnings: list[str] = []
-    for i, (draft, flow) in enumerate(zip(drafts, flows)):
+    for i, (draft, flow) in enumerate(zip(drafts, flows, strict=True)):
         for name, use in flow.reads.items():
             producer = next((j for j in range(i - 1, -1, -1) if name in flows[j].writes), None)
             if producer is not None:
@@ -337,7 +362,8 @@ def build_pipeline(nb: Notebook) -> Pipeline:
                     cell = next(c for c in draft.cells if c.index == use.cell)
                     gone = flows[producer].writes[name]
                     raise _error(
-                        nb, cell,
+                        nb,
+                        cell,
                         f"stage '{draft.name}' reads '{name}', but stage '{drafts[producer].name}' "
                         f"deletes it before (del in cell {gone.cell}, line {gone.line}).",
                         "Remove the del, or recompute the value in this stage.",
@@ -349,7 +375,14 @@ def build_pipeline(nb: Notebook) -> Pipeline:
             elif name in parameters:
                 stage_params[i].append(name)
             elif name not in setup_flow.writes and name not in _PROVIDED and not flow.star_import:
-                later = next((d.name for d, f in zip(drafts[i + 1 :], flows[i + 1 :]) if name in f.writes), None)
+                later = next(
+                    (
+                        d.name
+                        for d, f in zip(drafts[i + 1 :], flows[i + 1 :], strict=True)
+                        if name in f.writes
+                    ),
+                    None,
+                )
                 if later:
                     warnings.append(
                         f"stage '{draft.name}' reads '{name}' (cell {use.cell}, line {use.line}), "
@@ -364,14 +397,20 @@ def build_pipeline(nb: Notebook) -> Pipeline:
     for cell in metric_cells:
         for name, line in _metric_names(nb, cell):
             owner = next(
-                (j for j in range(len(drafts) - 1, -1, -1)
-                 if drafts[j].first.index < cell.index and name in flows[j].writes),
+                (
+                    j
+                    for j in range(len(drafts) - 1, -1, -1)
+                    if drafts[j].first.index < cell.index and name in flows[j].writes
+                ),
                 None,
             )
             if owner is None:
                 raise _error(
-                    nb, cell, f"metric '{name}' is not assigned by any stage above this cell.",
-                    "Assign it in a stage, or fix the name.", line=line,
+                    nb,
+                    cell,
+                    f"metric '{name}' is not assigned by any stage above this cell.",
+                    "Assign it in a stage, or fix the name.",
+                    line=line,
                 )
             if name not in metrics[owner]:
                 metrics[owner].append(name)
@@ -387,7 +426,9 @@ def build_pipeline(nb: Notebook) -> Pipeline:
         asked = next((d for d in drafts if set(d.after) & set(cycle)), draft)
         cell = next(iter(asked.after.values()), asked.first)
         raise _error(
-            nb, cell, "the stages form a cycle: " + " -> ".join(reversed(cycle)) + ".",
+            nb,
+            cell,
+            "the stages form a cycle: " + " -> ".join(reversed(cycle)) + ".",
             "Remove one of the 'after:' tags so the stages can run in order.",
         )
 
@@ -404,12 +445,14 @@ def build_pipeline(nb: Notebook) -> Pipeline:
             reads=flows[i].reads,
             writes=flows[i].writes,
             explicit_after=tuple(d.after),
+            imports=imports[i],
         )
         for i, d in enumerate(drafts)
     ]
     if not stages:
         raise CompileError(
-            "has no code cells to run.", notebook=nb.path,
+            "has no code cells to run.",
+            notebook=nb.path,
             hint="Add code cells, or remove the 'skip' tags from them.",
         )
     return Pipeline(
@@ -427,7 +470,9 @@ def build_pipeline(nb: Notebook) -> Pipeline:
 def _kernelspec(metadata: dict[str, Any]) -> dict[str, Any]:
     spec = metadata.get("kernelspec")
     if isinstance(spec, dict) and isinstance(spec.get("name"), str):
-        return {k: spec[k] for k in ("display_name", "language", "name") if isinstance(spec.get(k), str)}
+        return {
+            k: spec[k] for k in ("display_name", "language", "name") if isinstance(spec.get(k), str)
+        }
     return {"display_name": "Python 3", "language": "python", "name": "python3"}
 
 
@@ -451,28 +496,38 @@ def default_output(notebook: str | Path, pipeline: Pipeline) -> Path:
     return find_home(notebook) / "pipelines" / pipeline.name / pipeline.version
 
 
-def render_files(pipeline: Pipeline) -> dict[str, str]:
-    """Every file of the compiled folder, by relative path; ``pipeline.json`` last."""
+def render_files(pipeline: Pipeline, workdir: str = ".") -> dict[str, str]:
+    """Every file of the compiled folder, by relative path; ``pipeline.json`` last.
+
+    ``workdir`` is the notebook's folder relative to the output: stages run there, so relative
+    paths in the user's code mean what they meant in the notebook.
+    """
     from .render.manifest import render_manifest
     from .render.script import render_script
     from .render.stage import render_stage
 
     files = {f"stages/{s.name}.ipynb": render_stage(pipeline, s) for s in pipeline.stages}
     files["pipeline.py"] = render_script(pipeline)
-    files["pipeline.json"] = render_manifest(pipeline)  # written last: it marks the folder complete
+    files["pipeline.json"] = render_manifest(
+        pipeline, workdir
+    )  # written last: it marks the folder complete
     return files
 
 
-def write_compiled(pipeline: Pipeline, output: Path, protect: Path | None = None) -> None:
+def write_compiled(
+    pipeline: Pipeline, output: Path, protect: Path | None = None, workdir: str = "."
+) -> None:
     """Write the compiled folder; only files that changed are rewritten, stale stages removed.
 
     ``protect`` (the source notebook) is never written or removed, wherever ``output`` points.
     """
     from .files import write_atomic
 
-    files = render_files(pipeline)
+    files = render_files(pipeline, workdir)
     if output.exists() and not output.is_dir():
-        raise CompileError(f"output {output} exists and is not a folder.", hint="Pick another -o folder.")
+        raise CompileError(
+            f"output {output} exists and is not a folder.", hint="Pick another -o folder."
+        )
     guarded = protect.resolve() if protect else None
     if guarded and any((output / rel).resolve() == guarded for rel in files):
         raise CompileError(
@@ -502,5 +557,6 @@ def compile_notebook(notebook: str | Path, output: str | Path | None = None) -> 
     """Compile a notebook file into a folder; nothing is written unless it compiles cleanly."""
     pipeline = load_pipeline(notebook)
     out = Path(output) if output is not None else default_output(notebook, pipeline)
-    write_compiled(pipeline, out, protect=Path(notebook))
+    workdir = os.path.relpath(Path(notebook).resolve().parent, out.resolve())
+    write_compiled(pipeline, out, protect=Path(notebook), workdir=Path(workdir).as_posix())
     return Compiled(pipeline, out)

@@ -6,14 +6,20 @@ from .pipeline import Pipeline
 
 
 def explain_text(pipeline: Pipeline) -> str:
-    lines = [f"Pipeline '{pipeline.name}'  version {pipeline.version}  (from {pipeline.notebook})", ""]
+    lines = [
+        f"Pipeline '{pipeline.name}'  version {pipeline.version}  (from {pipeline.notebook})",
+        "",
+    ]
     if pipeline.parameters:
         lines.append("Parameters:")
         for p in pipeline.parameters.values():
             lines.append(f"  {p.name}: {p.type} = {p.default!r}   (cell {p.cell}, line {p.line})")
         lines.append("")
     if pipeline.setup:
-        lines.append("Setup, run before every stage: cells " + ", ".join(str(c.index) for c in pipeline.setup))
+        lines.append(
+            "Setup, run before every stage: cells "
+            + ", ".join(str(c.index) for c in pipeline.setup)
+        )
         lines.append("")
     consumers: dict[tuple[str, str], list[str]] = {}
     for stage in pipeline.stages:
@@ -28,11 +34,15 @@ def explain_text(pipeline: Pipeline) -> str:
         lines.append(head)
         for name, producer in stage.inputs.items():
             use = stage.reads[name]
-            lines.append(f"    in   {name:<16} <- {producer:<12} {use.how} in cell {use.cell}, line {use.line}")
+            lines.append(
+                f"    in   {name:<16} <- {producer:<12} {use.how} in cell {use.cell}, line {use.line}"
+            )
         for name in stage.outputs:
             use = stage.writes[name]
             to = ", ".join(consumers.get((stage.name, name), []))
-            lines.append(f"    out  {name:<16} -> {to:<12} {use.how} in cell {use.cell}, line {use.line}")
+            lines.append(
+                f"    out  {name:<16} -> {to:<12} {use.how} in cell {use.cell}, line {use.line}"
+            )
         if stage.parameters:
             lines.append("    parameters: " + ", ".join(stage.parameters))
         if stage.metrics:

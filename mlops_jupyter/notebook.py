@@ -49,7 +49,9 @@ def _source(value: Any) -> str | None:
 
 def parse_notebook(text: str | bytes, path: str) -> Notebook:
     """Build a :class:`Notebook` from the JSON text of a ``.ipynb`` file."""
-    hint_nb4 = "Open and save it in JupyterLab, or convert it with `jupyter nbconvert --to notebook`."
+    hint_nb4 = (
+        "Open and save it in JupyterLab, or convert it with `jupyter nbconvert --to notebook`."
+    )
     try:
         data = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -75,7 +77,11 @@ def parse_notebook(text: str | bytes, path: str) -> Notebook:
         source = _source(raw.get("source", ""))
         metadata = raw.get("metadata", {})
         tags = metadata.get("tags", []) if isinstance(metadata, dict) else None
-        if source is None or not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        if (
+            source is None
+            or not isinstance(tags, list)
+            or not all(isinstance(t, str) for t in tags)
+        ):
             raise CompileError(
                 "has a malformed source or tags list.",
                 notebook=path,
@@ -87,8 +93,10 @@ def parse_notebook(text: str | bytes, path: str) -> Notebook:
         if not isinstance(cell_type, str):
             raise CompileError("has no cell_type.", notebook=path, cell=position, cell_id=cell_id)
         cells.append(Cell(position, cell_id, cell_type, source, tuple(tags)))
-    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
-    return Notebook(path=path, cells=tuple(cells), metadata=metadata)
+    metadata = data.get("metadata")
+    return Notebook(
+        path=path, cells=tuple(cells), metadata=metadata if isinstance(metadata, dict) else {}
+    )
 
 
 def read_notebook(path: str | Path) -> Notebook:

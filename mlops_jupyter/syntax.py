@@ -46,5 +46,5 @@ def parse_source(source: str) -> ast.Module:
             raise first_error from None
         try:
             return ast.parse(transformed)
-        except SyntaxError:
-            raise first_error from None
+        except SyntaxError as error:  # the real error, past the IPython lines (same line numbers)
+            raise error from None

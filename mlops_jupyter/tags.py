@@ -73,7 +73,7 @@ def check_stage_name(name: str) -> str:
 
 
 def _retries(value: str) -> int:
-    if not value.isdigit() or int(value) > 100:
+    if not (value.isascii() and value.isdigit()) or int(value) > 100:
         raise TagError(f"'retries:{value}' needs a whole number from 0 to 100.")
     return int(value)
 
@@ -175,7 +175,11 @@ def parse_cell_tags(tags: Sequence[str], source: str = "") -> CellTags:
         # anything else (Kale's limit:, annotations, user tags) is kept and ignored
 
     first_line = source.lstrip("\n").split("\n", 1)[0]
-    magic = first_line.startswith(MAGIC_PREFIX) and first_line[len(MAGIC_PREFIX) :][:1] in (" ", "\t", "")
+    magic = first_line.startswith(MAGIC_PREFIX) and first_line[len(MAGIC_PREFIX) :][:1] in (
+        " ",
+        "\t",
+        "",
+    )
     if magic:
         found = parse_magic_line(first_line)
         set_stage(str(found["stage"]), "magic")

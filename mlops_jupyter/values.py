@@ -43,7 +43,9 @@ def _require(ctx: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 def _type_name(value: Any) -> str:
     kind = type(value)
-    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    return (
+        kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    )
 
 
 def _has_module(name: str) -> bool:
@@ -121,7 +123,9 @@ def _metric(stage: str, name: str, value: Any) -> float:
             f"metric '{name}' of stage '{stage}' is a {_type_name(value)}, not a number."
         ) from None
     if not math.isfinite(number):
-        raise ValueTransferError(f"metric '{name}' of stage '{stage}' is {number}; metrics must be finite.")
+        raise ValueTransferError(
+            f"metric '{name}' of stage '{stage}' is {number}; metrics must be finite."
+        )
     return number
 
 

@@ -19,7 +19,7 @@ def code_hash(pipeline: Pipeline, stage: Stage) -> str:
     return digest.hexdigest()
 
 
-def manifest(pipeline: Pipeline) -> dict[str, Any]:
+def manifest(pipeline: Pipeline, workdir: str = ".") -> dict[str, Any]:
     data = pipeline.to_dict()
     data.pop("output")
     data.update(
@@ -29,14 +29,16 @@ def manifest(pipeline: Pipeline) -> dict[str, Any]:
             "compiler": f"mlops-jupyter {__version__}",
             "kernelspec": pipeline.kernelspec,
             "setup_cells": [c.ref for c in pipeline.setup],
+            "workdir": workdir,
         }
     )
-    for entry, stage in zip(data["stages"], pipeline.stages):
+    for entry, stage in zip(data["stages"], pipeline.stages, strict=True):
         entry["notebook"] = f"stages/{stage.name}.ipynb"
         entry["code_hash"] = code_hash(pipeline, stage)
         entry["source_cells"] = {c.ref: c.index for c in stage.cells}
+        entry["imports"] = list(stage.imports)
     return data
 
 
-def render_manifest(pipeline: Pipeline) -> str:
-    return dump_json(manifest(pipeline))
+def render_manifest(pipeline: Pipeline, workdir: str = ".") -> str:
+    return dump_json(manifest(pipeline, workdir))

@@ -29,9 +29,10 @@ if __name__ == "__main__":
 
 
 def render_script(pipeline: Pipeline) -> str:
-    parameters = "".join(
-        f"    {p.name} ({p.type}) = {p.default!r}\n" for p in pipeline.parameters.values()
-    ) or "    (none)\n"
+    parameters = (
+        "".join(f"    {p.name} ({p.type}) = {p.default!r}\n" for p in pipeline.parameters.values())
+        or "    (none)\n"
+    )
     stages = "".join(
         f"    {s.name}" + (f"  (after {', '.join(s.after)})" if s.after else "") + "\n"
         for s in pipeline.stages

@@ -16,7 +16,9 @@ CONTEXT = "_mlops"  # the run context the runner injects as a papermill paramete
 RUNTIME = "_mlops_values"
 
 
-def _cell(cell_id: str, source: str, mlops: dict[str, Any], tags: list[str] | None = None) -> dict[str, Any]:
+def _cell(
+    cell_id: str, source: str, mlops: dict[str, Any], tags: list[str] | None = None
+) -> dict[str, Any]:
     metadata: dict[str, Any] = {"mlops": mlops}
     if tags:
         metadata["tags"] = tags

@@ -1,0 +1,44 @@
+"""Stage cache keys: a stage is reused when everything that decides its outputs is unchanged.
+
+key = hash(stage code and setup, the parameter values it reads, the content hashes of its
+inputs, local modules it imports, Python and the versions of the packages it imports). Inputs
+enter by *content*, so a stage whose upstream reran but produced equal values is still a hit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from .plan import StagePlan
+
+KEY_VERSION = 1
+
+
+def stage_key(
+    stage: StagePlan,
+    parameters: Mapping[str, Any],
+    inputs: Mapping[str, Mapping[str, Any]],
+    environment: Mapping[str, Any],
+) -> str:
+    content = {
+        "v": KEY_VERSION,
+        "stage": stage.name,
+        "code": stage.code_hash,
+        "outputs": list(stage.outputs),
+        "metrics": list(stage.metrics),
+        "parameters": {name: parameters[name] for name in stage.parameters},
+        "inputs": {name: [ref["hash"], ref["format"]] for name, ref in sorted(inputs.items())},
+        "python": environment.get("python"),
+        "kernel": environment.get("kernel"),
+        "packages": {
+            n: v for n, v in environment.get("packages", {}).items() if n in stage.imports
+        },
+        "local": {
+            n: h for n, h in environment.get("local_modules", {}).items() if n in stage.imports
+        },
+    }
+    blob = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()

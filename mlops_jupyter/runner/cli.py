@@ -1,0 +1,114 @@
+"""``mlops run``, ``runs``, ``show`` and ``gc``: argument handling and printing only."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..paths import find_home
+from .params import split_assignments
+from .progress import Progress
+from .run import RunOptions, run_pipeline
+
+
+def _split(values: list[str]) -> list[str]:
+    return [part for value in values for part in value.split(",") if part]
+
+
+def summary(run: dict[str, Any]) -> str:
+    counts: dict[str, int] = {}
+    for stage in run["stages"]:
+        counts[stage["status"]] = counts.get(stage["status"], 0) + 1
+    parts = ", ".join(f"{n} {s}" for s, n in counts.items())
+    lines = [f"run {run['run_id']} {run['status']} in {run['duration_s'] or 0:.1f}s ({parts})"]
+    if run["metrics"]:
+        lines.append("  metrics: " + "  ".join(f"{k}={v:.6g}" for k, v in run["metrics"].items()))
+    for stage in run["stages"]:
+        if stage["error"] and stage["status"] == "failed":
+            lines.append(f"  {stage['error']}")
+            lines.append(f"  executed notebook: {stage['notebook']}")
+    lines.append(f"  run folder: {run['run_dir']}")
+    lines.append(f"  details: mlops show {run['run_id']}")
+    return "\n".join(lines)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    options = RunOptions(
+        parameters=split_assignments(args.param),
+        jobs=args.jobs,
+        no_cache=args.no_cache,
+        force=_split(args.force),
+        stages=_split([args.stages]) if args.stages else None,
+        from_stage=args.from_stage,
+    )
+    if args.jobs is not None and args.jobs < 1:
+        from ..errors import MlopsError
+
+        raise MlopsError("--jobs needs a number of at least 1.")
+    progress = Progress(enabled=sys.stderr.isatty() or not args.json)
+    run = run_pipeline(args.target, options, progress)
+    if args.json:
+        print(json.dumps(run, indent=2, default=str))
+    else:
+        print(summary(run))
+    return 0 if run["status"] == "succeeded" else 1
+
+
+def _store() -> Any:
+    from ..store import Store
+
+    return Store(find_home(Path.cwd()))
+
+
+def runs_command(args: argparse.Namespace) -> int:
+    with _store() as store:
+        runs = store.list_runs(limit=args.limit)
+    if args.json:
+        print(json.dumps(runs, indent=2, default=str))
+        return 0
+    if not runs:
+        print("no runs yet: start one with `mlops run NOTEBOOK`")
+        return 0
+    print(
+        f"{'run':<24} {'status':<12} {'pipeline':<20} {'version':<13} {'started':<24} {'time':>7}"
+    )
+    for run in runs:
+        took = f"{run['duration_s']:.1f}s" if run["duration_s"] is not None else ""
+        print(
+            f"{run['run_id']:<24} {run['status']:<12} {run['pipeline']:<20} {run['version']:<13} "
+            f"{run['started_at']:<24} {took:>7}"
+        )
+    return 0
+
+
+def show_command(args: argparse.Namespace) -> int:
+    with _store() as store:
+        run = store.get_run(store.resolve_run(args.run))
+    if args.json:
+        print(json.dumps(run, indent=2, default=str))
+        return 0
+    print(summary(run))
+    print(f"  pipeline: {run['pipeline']} version {run['version']}  notebook: {run['notebook']}")
+    code = run["code"]
+    if code["git_commit"]:
+        print(f"  code: git {code['git_commit'][:12]}{' (dirty)' if code['git_dirty'] else ''}")
+    print(f"  python: {run['environment'].get('python')}")
+    if run["parameters"]:
+        print("  parameters: " + "  ".join(f"{k}={v!r}" for k, v in run["parameters"].items()))
+    for stage in run["stages"]:
+        took = f"{stage['duration_s']:.2f}s" if stage["duration_s"] is not None else ""
+        print(f"    {stage['name']:<16} {stage['status']:<10} {took:>8}  {stage['notebook'] or ''}")
+    return 0
+
+
+def gc_command(args: argparse.Namespace) -> int:
+    from ..gc import collect
+
+    with _store() as store:
+        removed, freed = collect(store, dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
+    print(f"{verb} {removed} unreferenced objects ({freed / 1e6:.1f} MB)")
+    return 0

@@ -1,0 +1,57 @@
+"""Turn a failed stage execution into a message that points at the SOURCE notebook's cell."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_CELL_LINE = re.compile(r"Cell In\[\d+\], line (\d+)")
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+def _executed_cell(executed: Path, exec_count: int) -> dict[str, Any] | None:
+    """The failing cell, by execution count: papermill adds an error banner cell on top of the
+    executed notebook, so positions shift but execution counts do not."""
+    try:
+        cells = json.loads(executed.read_text())["cells"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return next((c for c in cells if c.get("execution_count") == exec_count), None)
+
+
+def describe(
+    stage: str,
+    notebook: str,
+    executed: Path,
+    exec_count: int | None,
+    ename: str,
+    evalue: str,
+    traceback: list[str] | None,
+) -> str:
+    """``stage 'train' failed at iris.ipynb cell 7 (id ab12), line 3: ValueError: ...``"""
+    where = ""
+    cell = _executed_cell(executed, exec_count) if exec_count is not None else None
+    meta = (cell or {}).get("metadata", {}).get("mlops", {})
+    origin = meta.get("source_cell")
+    if origin:
+        where = f" at {notebook} cell {origin['index']} (id {origin['id']})"
+        text = strip_ansi("\n".join(traceback or []))
+        match = _CELL_LINE.search(text)
+        if match:
+            where += f", line {int(match.group(1)) + int(origin.get('line_offset', 0))}"
+    elif meta.get("role") == "outputs":
+        where = " while handing its values on"
+    elif meta.get("role") == "inputs":
+        where = " while loading its inputs"
+    evalue = strip_ansi(evalue).strip()
+    return (
+        f"stage '{stage}' failed{where}: {ename}: {evalue}"
+        if evalue
+        else f"stage '{stage}' failed{where}: {ename}"
+    )

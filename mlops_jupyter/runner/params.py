@@ -1,0 +1,106 @@
+"""``-p name=value``: read each value as the parameter's declared type, or refuse with a reason.
+
+papermill only warns about an unknown or mistyped parameter and runs anyway; a pipeline that
+silently runs with the wrong value is worse than one that does not start.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..errors import MlopsError
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+def split_assignments(items: Iterable[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise MlopsError(f"-p {item!r} is not NAME=VALUE.", hint="Write e.g. -p n=100.")
+        found[name.strip()] = value
+    return found
+
+
+def _literal(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return ast.literal_eval(text)
+
+
+def _fail(name: str, kind: str, default: Any, value: Any, why: str = "") -> MlopsError:
+    return MlopsError(
+        f"parameter '{name}' expects {'an' if kind == 'int' else 'a'} {kind} (default {default!r}), "
+        f"got {value!r}{why}.",
+        hint=f"Pass e.g. -p {name}={json.dumps(default) if kind in ('list', 'dict') else default!r}.",
+    )
+
+
+def coerce_value(name: str, spec: Mapping[str, Any], value: Any) -> Any:
+    """One value (text from the command line, or a JSON value from the REST API)."""
+    kind, default = spec["type"], spec["default"]
+    if isinstance(value, str) and kind != "str":
+        text = value.strip()
+        try:
+            if kind == "int":
+                value = int(text.replace("_", ""), 10)
+            elif kind == "float":
+                value = float(text)
+            elif kind == "bool":
+                if text.lower() not in _TRUE | _FALSE:
+                    raise ValueError
+                value = text.lower() in _TRUE
+            elif kind in ("list", "dict"):
+                value = _literal(text)
+            elif kind == "none":
+                try:
+                    value = None if text in ("None", "null") else _literal(text)
+                except (ValueError, SyntaxError):
+                    value = text  # a None default takes any value; plain text stays text
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            raise _fail(name, kind, default, value) from None
+    expected: dict[str, Any] = {
+        "int": int,
+        "float": (int, float),
+        "str": str,
+        "bool": bool,
+        "list": list,
+        "dict": dict,
+    }
+    if kind in expected:
+        ok = isinstance(value, expected[kind]) and not (
+            kind in ("int", "float") and isinstance(value, bool)
+        )
+        if not ok:
+            raise _fail(name, kind, default, value)
+        if kind == "float":
+            value = float(value)
+            if not math.isfinite(value):
+                raise _fail(name, kind, default, value, " (not a finite number)")
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        raise _fail(name, kind, default, value, " (not plain data)") from None
+    return value
+
+
+def coerce(spec: Mapping[str, Mapping[str, Any]], given: Mapping[str, Any]) -> dict[str, Any]:
+    """Every parameter's value for a run: defaults, overridden by ``given`` (checked)."""
+    unknown = [n for n in given if n not in spec]
+    if unknown:
+        known = ", ".join(f"{n} ({s['type']})" for n, s in spec.items()) or "none"
+        raise MlopsError(
+            f"unknown parameter '{unknown[0]}'.",
+            hint=f"This pipeline's parameters: {known}.",
+        )
+    values = {name: s["default"] for name, s in spec.items()}
+    for name, value in given.items():
+        values[name] = coerce_value(name, spec[name], value)
+    return values

@@ -1,0 +1,139 @@
+"""A compiled pipeline folder, read back from its ``pipeline.json`` into what the runner needs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import MlopsError
+from ..pipeline import SCHEMA, SCHEMA_VERSION
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    name: str
+    notebook: Path
+    after: tuple[str, ...]
+    inputs: dict[str, str]
+    outputs: tuple[str, ...]
+    parameters: tuple[str, ...]
+    metrics: tuple[str, ...]
+    options: dict[str, Any]
+    code_hash: str
+    imports: tuple[str, ...]
+    source_cells: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    version: str
+    folder: Path
+    notebook: str
+    workdir: Path
+    kernel_name: str
+    parameters: dict[str, dict[str, Any]]
+    stages: tuple[StagePlan, ...]  # in an order where every stage comes after its upstreams
+
+    def stage(self, name: str) -> StagePlan:
+        return next(s for s in self.stages if s.name == name)
+
+    def consumers(self) -> dict[str, dict[str, list[str]]]:
+        """stage -> value -> the stages that read it."""
+        found: dict[str, dict[str, list[str]]] = {}
+        for stage in self.stages:
+            for value, producer in stage.inputs.items():
+                found.setdefault(producer, {}).setdefault(value, []).append(stage.name)
+        return found
+
+
+def _topological(stages: list[StagePlan]) -> tuple[StagePlan, ...]:
+    """Notebook order, moved only as far as ``after:`` edges to later stages demand."""
+    done: set[str] = set()
+    ordered: list[StagePlan] = []
+    waiting = list(stages)
+    while waiting:
+        ready = next((s for s in waiting if set(s.after) <= done), None)
+        if ready is None:
+            raise MlopsError(
+                "the compiled pipeline has a cycle.", hint="Compile the notebook again."
+            )
+        waiting.remove(ready)
+        ordered.append(ready)
+        done.add(ready.name)
+    return tuple(ordered)
+
+
+def load_plan(folder: str | Path) -> Plan:
+    folder = Path(folder).resolve()
+    manifest_path = folder / "pipeline.json"
+    try:
+        data = json.loads(manifest_path.read_text())
+    except FileNotFoundError:
+        raise MlopsError(
+            f"{folder} is not a compiled pipeline (no pipeline.json).",
+            hint="Give a notebook, or a folder made by `mlops compile`.",
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise MlopsError(
+            f"{manifest_path} cannot be read ({exc}).", hint="Compile the notebook again."
+        ) from None
+    if data.get("schema") != SCHEMA or data.get("schema_version") != SCHEMA_VERSION:
+        raise MlopsError(
+            f"{manifest_path} has schema {data.get('schema_version')!r}; this mlops-jupyter reads "
+            f"{SCHEMA_VERSION}.",
+            hint="Compile the notebook again with this version.",
+        )
+    stages = []
+    for entry in data["stages"]:
+        notebook = folder / entry["notebook"]
+        if not notebook.is_file():
+            raise MlopsError(f"{notebook} is missing.", hint="Compile the notebook again.")
+        stages.append(
+            StagePlan(
+                name=entry["name"],
+                notebook=notebook,
+                after=tuple(entry["after"]),
+                inputs=dict(entry["from"]),
+                outputs=tuple(entry["outputs"]),
+                parameters=tuple(entry["parameters"]),
+                metrics=tuple(entry["metrics"]),
+                options=dict(entry["options"]),
+                code_hash=entry["code_hash"],
+                imports=tuple(entry.get("imports", ())),
+                source_cells=dict(entry.get("source_cells", {})),
+            )
+        )
+    workdir = (folder / data.get("workdir", ".")).resolve()
+    if not workdir.is_dir():
+        workdir = Path.cwd()  # the folder was moved away from its notebook: run where we are
+    return Plan(
+        name=data["pipeline"],
+        version=data["version"],
+        folder=folder,
+        notebook=data["notebook"],
+        workdir=workdir,
+        kernel_name=data.get("kernelspec", {}).get("name", "python3"),
+        parameters=data["parameters"],
+        stages=_topological(stages),
+    )
+
+
+def select(plan: Plan, stages: list[str] | None, from_stage: str | None) -> list[str]:
+    """The stages to run for ``--stages a,b`` / ``--from s`` (all of them by default)."""
+    names = [s.name for s in plan.stages]
+    for name in [*(stages or []), *([from_stage] if from_stage else [])]:
+        if name not in names:
+            raise MlopsError(
+                f"pipeline '{plan.name}' has no stage '{name}'.",
+                hint="Its stages are: " + ", ".join(names) + ".",
+            )
+    chosen = set(stages or ())
+    if from_stage:
+        chosen.add(from_stage)
+        for stage in plan.stages:  # topological order: downstream follows upstream
+            if chosen & set(stage.after):
+                chosen.add(stage.name)
+    return [n for n in names if n in chosen] if chosen else names

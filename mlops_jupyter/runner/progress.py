@@ -1,0 +1,37 @@
+"""Live progress on stderr: one line per stage state change, elapsed time since the run began."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+_MARKS = {
+    "running": "..",
+    "succeeded": "ok",
+    "cached": "==",
+    "failed": "!!",
+    "skipped": "--",
+}
+
+
+class Progress:
+    def __init__(self, stream: TextIO | None = None, enabled: bool = True) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.start = time.monotonic()
+        self.width = 12
+
+    def header(self, text: str) -> None:
+        if self.enabled:
+            print(text, file=self.stream, flush=True)
+
+    def stage(self, name: str, status: str, duration: float | None = None, note: str = "") -> None:
+        if not self.enabled:
+            return
+        elapsed = time.monotonic() - self.start
+        took = f" ({duration:.2f}s)" if duration is not None else ""
+        line = f"[{elapsed:6.1f}s] {_MARKS.get(status, '  ')} {name:<{self.width}} {status}{took}"
+        if note:
+            line += f"  {note}"
+        print(line, file=self.stream, flush=True)

@@ -1,0 +1,382 @@
+"""The run loop: decide each stage (cached, run, or skipped), hand runs to an executor, record all.
+
+All store writes happen on this (the calling) thread; executors only return outcomes. A stage
+starts as soon as its upstream stages are done, so independent branches overlap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..environment import git_state, local_module_hashes, package_versions, python_version
+from ..errors import MlopsError
+from ..files import write_atomic
+from ..paths import find_home
+from ..store import Store
+from .cache import stage_key
+from .executor import Executor, StageOutcome, StageTask, load_executor
+from .params import coerce
+from .plan import Plan, load_plan, select
+from .progress import Progress
+
+
+@dataclass
+class RunOptions:
+    parameters: dict[str, Any] = field(default_factory=dict)
+    jobs: int | None = None
+    no_cache: bool = False
+    force: list[str] = field(default_factory=list)
+    stages: list[str] | None = None
+    from_stage: str | None = None
+    executor: str = "local"
+    executor_options: dict[str, Any] = field(default_factory=dict)
+    origin: str = "cli"
+
+
+@dataclass(frozen=True)
+class Target:
+    plan: Plan
+    notebook: str | None  # the source notebook, when the run started from one
+    home: Path
+
+
+def prepare(target: str | Path) -> Target:
+    """A notebook (compiled on the way, into the store) or a compiled folder, ready to run."""
+    path = Path(target)
+    if path.is_dir():
+        plan = load_plan(path)
+        return Target(plan, None, find_home(path))
+    if not path.exists():
+        raise MlopsError(f"{target}: no such notebook or compiled pipeline folder.")
+    from ..compiler import compile_notebook
+
+    compiled = compile_notebook(path)
+    return Target(load_plan(compiled.output), str(path.resolve()), find_home(path))
+
+
+def environment(plan: Plan, home: Path) -> dict[str, Any]:
+    imports = sorted({name for stage in plan.stages for name in stage.imports})
+    local = local_module_hashes(imports, plan.workdir)
+    packages = package_versions([n for n in imports if n not in local], home / "cache")
+    return {
+        "python": python_version(),
+        "platform": platform.platform(),
+        "kernel": plan.kernel_name,
+        "packages": packages,
+        "local_modules": local,
+        **git_state(plan.workdir),
+    }
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM ends a run the way Ctrl-C does: kernels shut down, the run recorded as interrupted."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class _Run:
+    def __init__(
+        self, target: Target, options: RunOptions, progress: Progress, store: Store
+    ) -> None:
+        self.plan = target.plan
+        self.target = target
+        self.options = options
+        self.progress = progress
+        self.store = store
+        self.values = coerce(self.plan.parameters, options.parameters)
+        selected = select(self.plan, options.stages, options.from_stage)
+        self.selected = set(selected)
+        self.needed = self._with_ancestors(self.selected)
+        self.order = [s for s in self.plan.stages if s.name in self.needed]
+        self.status = {s.name: "pending" for s in self.order}
+        self.results: dict[str, dict[str, Any]] = {}
+        self.consumers = self.plan.consumers()
+        self.executor: Executor | None = None
+        self.futures: dict[Future[StageOutcome], tuple[str, str]] = {}
+        for name in options.force:
+            if name not in self.status:
+                raise MlopsError(
+                    f"--force {name}: pipeline '{self.plan.name}' has no stage '{name}' in this run."
+                )
+
+    def _with_ancestors(self, names: set[str]) -> set[str]:
+        found = set(names)
+        for stage in reversed(self.plan.stages):
+            if stage.name in found:
+                found.update(stage.after)
+        return found
+
+    # -- deciding
+
+    def _inputs(self, stage_name: str) -> dict[str, Any]:
+        stage = self.plan.stage(stage_name)
+        return {v: self.results[producer]["outputs"][v] for v, producer in stage.inputs.items()}
+
+    def _uses_cache(self, name: str) -> bool:
+        stage = self.plan.stage(name)
+        if stage.options.get("cache") is False:
+            return False
+        if name not in self.selected:  # an upstream of --stages/--from: reuse whenever possible
+            return True
+        return not self.options.no_cache and name not in self.options.force
+
+    def _schedule(self) -> bool:
+        progressed = False
+        for stage in self.order:
+            name = stage.name
+            if self.status[name] != "pending":
+                continue
+            states = [self.status[u] for u in stage.after]
+            bad = next((u for u in stage.after if self.status[u] in ("failed", "skipped")), None)
+            if bad:
+                self._finish(name, "skipped", error=f"upstream stage '{bad}' did not succeed")
+                progressed = True
+                continue
+            if not all(s in ("succeeded", "cached") for s in states):
+                continue
+            inputs = self._inputs(name)
+            key = stage_key(stage, self.values, inputs, self.env)
+            hit = self.store.cache_get(key) if self._uses_cache(name) else None
+            if hit is not None:
+                self.results[name] = hit
+                notebook = self._cached_notebook(key)
+                self._finish(
+                    name,
+                    "cached",
+                    key=key,
+                    outputs=hit["outputs"],
+                    notebook=notebook,
+                    metrics=hit["metrics"],
+                )
+            else:
+                self._submit(name, key, inputs)
+            progressed = True
+        return progressed
+
+    def _cached_notebook(self, key: str) -> str | None:
+        row = self.store.db.execute(
+            "SELECT r.run_dir, c.stage FROM cache c JOIN runs r ON r.id = c.run_id WHERE c.key = ?",
+            (key,),
+        ).fetchone()
+        return str(Path(row["run_dir"]) / f"{row['stage']}.ipynb") if row else None
+
+    def _submit(self, name: str, key: str, inputs: dict[str, Any]) -> None:
+        stage = self.plan.stage(name)
+        waiting = sum(1 for s in self.status.values() if s == "pending")
+        if self.executor is None:
+            jobs = self.options.jobs or os.cpu_count() or 1
+            self.executor = load_executor(
+                self.options.executor,
+                jobs=jobs,
+                kernel_name=self.plan.kernel_name,
+                cwd=str(self.plan.workdir),
+                **self.options.executor_options,
+            )
+        self.executor.warm(waiting)
+        context = {
+            "run_id": self.run_id,
+            "pipeline": self.plan.name,
+            "stage": name,
+            "objects": str(self.store.objects),
+            "home": str(self.store.home),
+            "inputs": inputs,
+            "manifest": str(self.run_dir / f"{name}.outputs.json"),
+            "consumers": self.consumers.get(name, {}),
+        }
+        task = StageTask(
+            stage=name,
+            notebook=stage.notebook,
+            executed=self.run_dir / f"{name}.ipynb",
+            manifest=self.run_dir / f"{name}.outputs.json",
+            parameters={**{p: self.values[p] for p in stage.parameters}, "_mlops": context},
+            kernel_name=self.plan.kernel_name,
+            cwd=self.plan.workdir,
+            source_notebook=self.plan.notebook,
+            timeout=stage.options.get("timeout"),
+            retries=int(stage.options.get("retries", 0)),
+        )
+        self.status[name] = "running"
+        now = time.time()
+        self.store.update_stage(
+            self.run_id,
+            name,
+            status="running",
+            started_at=now,
+            cache_key=key,
+            notebook=str(task.executed),
+        )
+        self.progress.stage(name, "running")
+        self.futures[self.executor.submit(task)] = (name, key)
+
+    # -- recording
+
+    def _finish(
+        self,
+        name: str,
+        status: str,
+        *,
+        key: str | None = None,
+        outputs: dict[str, Any] | None = None,
+        metrics: dict[str, float] | None = None,
+        error: str | None = None,
+        notebook: str | None = None,
+        started: float | None = None,
+        ended: float | None = None,
+        attempts: int = 0,
+    ) -> None:
+        self.status[name] = status
+        ended = ended or time.time()
+        started = started or ended
+        fields: dict[str, Any] = {
+            "status": status,
+            "started_at": started,
+            "ended_at": ended,
+            "duration_s": ended - started,
+            "error": error,
+            "attempts": attempts,
+        }
+        if key:
+            fields["cache_key"] = key
+        if outputs is not None:
+            fields["outputs"] = outputs
+        if notebook:
+            fields["notebook"] = notebook
+        self.store.update_stage(self.run_id, name, **fields)
+        if metrics:
+            self.store.add_metrics(self.run_id, name, [(k, None, v) for k, v in metrics.items()])
+        self.progress.stage(
+            name, status, ended - started if status != "cached" else None, error or ""
+        )
+
+    def _record(self, name: str, key: str, outcome: StageOutcome) -> None:
+        stage = self.plan.stage(name)
+        manifest = outcome.manifest or {}
+        outputs = manifest.get("outputs", {})
+        missing = [v for v in stage.outputs if v not in outputs]
+        if outcome.ok and missing:
+            outcome.ok, outcome.error = (
+                False,
+                (
+                    f"stage '{name}' ended without handing on {', '.join(missing)} "
+                    "(did it stop early, e.g. with sys.exit?)"
+                ),
+            )
+        executed = str(self.run_dir / f"{name}.ipynb")
+        if not outcome.ok:
+            self._finish(
+                name,
+                "failed",
+                key=key,
+                error=outcome.error,
+                notebook=executed,
+                started=outcome.started,
+                ended=outcome.ended,
+                attempts=outcome.attempts,
+            )
+            return
+        metrics = manifest.get("metrics", {})
+        self.results[name] = {"outputs": outputs, "metrics": metrics}
+        if stage.options.get("cache") is not False:
+            self.store.cache_put(key, self.plan.name, name, outputs, metrics, self.run_id)
+        self._finish(
+            name,
+            "succeeded",
+            key=key,
+            outputs=outputs,
+            metrics=metrics,
+            notebook=executed,
+            started=outcome.started,
+            ended=outcome.ended,
+            attempts=outcome.attempts,
+        )
+
+    # -- the loop
+
+    def execute(self) -> str:
+        plan = self.plan
+        self.env = environment(plan, self.store.home)
+        self.store.add_pipeline(plan.name, plan.version, self.target.notebook, str(plan.folder))
+        types = {n: s["type"] for n, s in plan.parameters.items()}
+        self.run_id, self.run_dir = self.store.start_run(
+            pipeline=plan.name,
+            version=plan.version,
+            notebook=self.target.notebook,
+            compiled=str(plan.folder),
+            parameters={n: (v, types[n]) for n, v in self.values.items()},
+            stages=[s.name for s in self.order],
+            environment=self.env,
+            origin=self.options.origin,
+        )
+        self.progress.header(f"run {self.run_id}: pipeline '{plan.name}' version {plan.version}")
+        outcome = "succeeded"
+        try:
+            with _terminate_as_interrupt():
+                try:
+                    while True:
+                        while self._schedule():
+                            pass
+                        if not self.futures:
+                            break
+                        done, _ = wait(list(self.futures), return_when=FIRST_COMPLETED)
+                        for future in done:
+                            name, key = self.futures.pop(future)
+                            self._record(name, key, future.result())
+                except KeyboardInterrupt:
+                    outcome = "interrupted"
+                    self.progress.header("interrupted: stopping kernels")
+                    if self.executor is not None:
+                        self.executor.cancel()
+                    for future, (name, key) in list(self.futures.items()):
+                        result = future.result()
+                        result.ok, result.error = False, "interrupted"
+                        self._record(name, key, result)
+                    self.futures.clear()
+        finally:
+            if self.executor is not None:
+                self.executor.close()
+            if outcome != "interrupted" and any(s == "failed" for s in self.status.values()):
+                outcome = "failed"
+            self.store.finish_run(self.run_id, outcome)
+            record = self.store.get_run(self.run_id)
+            write_atomic(
+                self.run_dir / "run.json", json.dumps(record, indent=2, default=str), fsync=False
+            )
+        return self.run_id
+
+
+def run_pipeline(
+    target: str | Path | Target,
+    options: RunOptions | None = None,
+    progress: Progress | None = None,
+    on_store: Callable[[Store], None] | None = None,
+) -> dict[str, Any]:
+    """Run a notebook or compiled folder; returns the run as the ``mlops run --json`` object."""
+    prepared = target if isinstance(target, Target) else prepare(target)
+    with Store(prepared.home) as store:
+        if on_store:
+            on_store(store)
+        run = _Run(prepared, options or RunOptions(), progress or Progress(enabled=False), store)
+        run_id = run.execute()
+        return store.get_run(run_id)

@@ -1,0 +1,381 @@
+"""The run store: SQLite (WAL) for records, ``objects/`` for values, ``runs/<id>/`` for notebooks.
+
+Every write is one short transaction, so two runs in two terminals both land whole; readers never
+block writers (WAL). The schema is versioned with ``PRAGMA user_version`` and upgraded in order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .errors import MlopsError
+
+MIGRATIONS: list[str] = [
+    # 1: the first schema
+    """
+    CREATE TABLE pipelines (
+        name TEXT NOT NULL, version TEXT NOT NULL, notebook TEXT, path TEXT,
+        created_at REAL NOT NULL, PRIMARY KEY (name, version));
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, version TEXT NOT NULL,
+        status TEXT NOT NULL, started_at REAL NOT NULL, ended_at REAL,
+        notebook TEXT, compiled TEXT, run_dir TEXT, origin TEXT,
+        git_commit TEXT, git_dirty INTEGER, python TEXT, environment TEXT,
+        host TEXT, pid INTEGER, error TEXT);
+    CREATE INDEX runs_started ON runs (started_at);
+    CREATE INDEX runs_notebook ON runs (notebook, started_at);
+    CREATE TABLE stage_runs (
+        run_id TEXT NOT NULL REFERENCES runs (id), stage TEXT NOT NULL, position INTEGER,
+        status TEXT NOT NULL, started_at REAL, ended_at REAL, duration_s REAL,
+        cache_key TEXT, notebook TEXT, error TEXT, attempts INTEGER DEFAULT 0, outputs TEXT,
+        PRIMARY KEY (run_id, stage));
+    CREATE TABLE params (
+        run_id TEXT NOT NULL REFERENCES runs (id), name TEXT NOT NULL, value TEXT, type TEXT,
+        PRIMARY KEY (run_id, name));
+    CREATE TABLE metrics (
+        run_id TEXT NOT NULL REFERENCES runs (id), stage TEXT, key TEXT NOT NULL,
+        step INTEGER, value REAL, time REAL NOT NULL);
+    CREATE INDEX metrics_run ON metrics (run_id, key);
+    CREATE TABLE data_versions (
+        run_id TEXT, stage TEXT, path TEXT NOT NULL, hash TEXT NOT NULL, size INTEGER,
+        info TEXT, time REAL NOT NULL);
+    CREATE INDEX data_versions_path ON data_versions (path, time);
+    CREATE TABLE artifacts (
+        run_id TEXT, stage TEXT, name TEXT NOT NULL, kind TEXT, hash TEXT, path TEXT,
+        size INTEGER, time REAL NOT NULL);
+    CREATE TABLE cache (
+        key TEXT PRIMARY KEY, pipeline TEXT, stage TEXT NOT NULL, outputs TEXT NOT NULL,
+        metrics TEXT, run_id TEXT, created_at REAL NOT NULL);
+    """,
+]
+
+RUN_STATES = ("running", "succeeded", "failed", "interrupted")
+STAGE_STATES = ("pending", "running", "succeeded", "cached", "failed", "skipped")
+
+
+def new_run_id() -> str:
+    """Sortable by time, unique across processes: ``20261126-235959-a1b2c3``."""
+    return time.strftime("%Y%m%d-%H%M%S", time.localtime()) + "-" + secrets.token_hex(3)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Store:
+    """One project's ``.mlops`` folder. Open one per thread; connections are not shared."""
+
+    def __init__(self, home: str | Path) -> None:
+        self.home = Path(home)
+        self.objects = self.home / "objects"
+        self.runs_dir = self.home / "runs"
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.home / "mlops.db", timeout=60, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        current = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if current > len(MIGRATIONS):
+            raise MlopsError(
+                f"the store {self.home} was written by a newer mlops-jupyter (schema {current}).",
+                hint="Upgrade mlops-jupyter to read it.",
+            )
+        if current == len(MIGRATIONS):
+            return
+        with self.transaction() as db:
+            current = db.execute("PRAGMA user_version").fetchone()[
+                0
+            ]  # another process may have won
+            for number in range(current, len(MIGRATIONS)):
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number + 1}")
+
+    # -- pipelines and runs
+
+    def add_pipeline(self, name: str, version: str, notebook: str | None, path: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO pipelines VALUES (?, ?, ?, ?, ?)",
+                (name, version, notebook, path, time.time()),
+            )
+
+    def start_run(
+        self,
+        *,
+        pipeline: str,
+        version: str,
+        notebook: str | None,
+        compiled: str,
+        parameters: dict[str, tuple[Any, str]],
+        stages: Iterable[str],
+        environment: dict[str, Any],
+        origin: str = "cli",
+    ) -> tuple[str, Path]:
+        run_id = new_run_id()
+        run_dir = self.runs_dir / run_id
+        run_dir.mkdir(parents=True, exist_ok=False)
+        now = time.time()
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO runs (id, pipeline, version, status, started_at, notebook, compiled,"
+                " run_dir, origin, git_commit, git_dirty, python, environment, host, pid)"
+                " VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    pipeline,
+                    version,
+                    now,
+                    notebook,
+                    compiled,
+                    str(run_dir),
+                    origin,
+                    environment.get("git_commit"),
+                    environment.get("git_dirty"),
+                    environment.get("python"),
+                    json.dumps(environment, sort_keys=True),
+                    socket.gethostname(),
+                    os.getpid(),
+                ),
+            )
+            db.executemany(
+                "INSERT INTO params VALUES (?, ?, ?, ?)",
+                [(run_id, k, json.dumps(v), t) for k, (v, t) in parameters.items()],
+            )
+            db.executemany(
+                "INSERT INTO stage_runs (run_id, stage, position, status) VALUES (?, ?, ?, 'pending')",
+                [(run_id, s, i) for i, s in enumerate(stages)],
+            )
+        return run_id, run_dir
+
+    def update_stage(self, run_id: str, stage: str, **fields: Any) -> None:
+        if "outputs" in fields and not isinstance(fields["outputs"], (str, type(None))):
+            fields["outputs"] = json.dumps(fields["outputs"], sort_keys=True)
+        columns = ", ".join(f"{k} = ?" for k in fields)
+        with self.transaction() as db:
+            db.execute(
+                f"UPDATE stage_runs SET {columns} WHERE run_id = ? AND stage = ?",
+                (*fields.values(), run_id, stage),
+            )
+
+    def add_metrics(
+        self, run_id: str, stage: str | None, values: Iterable[tuple[str, int | None, float]]
+    ) -> None:
+        now = time.time()
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?)",
+                [(run_id, stage, key, step, value, now) for key, step, value in values],
+            )
+
+    def finish_run(self, run_id: str, status: str, error: str | None = None) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?",
+                (status, time.time(), error, run_id),
+            )
+            if status != "succeeded":
+                db.execute(
+                    "UPDATE stage_runs SET status = 'skipped' WHERE run_id = ? AND status = 'pending'",
+                    (run_id,),
+                )
+
+    # -- cache
+
+    def cache_get(self, key: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT outputs, metrics FROM cache WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        outputs = json.loads(row["outputs"])
+        from . import objects
+
+        if not all(objects.exists(self.objects, ref["hash"]) for ref in outputs.values()):
+            return None  # an object was collected or lost: recompute rather than fail
+        return {"outputs": outputs, "metrics": json.loads(row["metrics"] or "{}")}
+
+    def cache_put(
+        self,
+        key: str,
+        pipeline: str,
+        stage: str,
+        outputs: dict[str, Any],
+        metrics: dict[str, float],
+        run_id: str,
+    ) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO cache VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key,
+                    pipeline,
+                    stage,
+                    json.dumps(outputs, sort_keys=True),
+                    json.dumps(metrics, sort_keys=True),
+                    run_id,
+                    time.time(),
+                ),
+            )
+
+    def last_outputs(self, pipeline: str, stage: str) -> dict[str, Any] | None:
+        """The newest successful outputs of a stage, for running a sub-graph."""
+        row = self.db.execute(
+            "SELECT s.outputs FROM stage_runs s JOIN runs r ON r.id = s.run_id"
+            " WHERE r.pipeline = ? AND s.stage = ? AND s.status IN ('succeeded', 'cached')"
+            " AND s.outputs IS NOT NULL ORDER BY s.ended_at DESC LIMIT 1",
+            (pipeline, stage),
+        ).fetchone()
+        return json.loads(row["outputs"]) if row else None
+
+    # -- reading
+
+    def _reap(self, rows: list[sqlite3.Row]) -> None:
+        """Runs left 'running' by a process that died (kill -9, power loss) become 'interrupted'."""
+        host = socket.gethostname()
+        for row in rows:
+            if row["status"] == "running" and row["host"] == host and not _pid_alive(row["pid"]):
+                self.finish_run(row["id"], "interrupted", "the process running it is gone")
+
+    def list_runs(self, limit: int = 20, notebook: str | None = None) -> list[dict[str, Any]]:
+        query = "SELECT id FROM runs"
+        args: list[Any] = []
+        if notebook:
+            query += " WHERE notebook = ?"
+            args.append(notebook)
+        query += " ORDER BY started_at DESC, id DESC LIMIT ?"
+        args.append(limit)
+        ids = [row["id"] for row in self.db.execute(query, args)]
+        return [self.get_run(i) for i in ids]
+
+    def resolve_run(self, ref: str) -> str:
+        if ref == "latest":
+            row = self.db.execute("SELECT id FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()
+            if row:
+                return str(row["id"])
+            raise MlopsError("there are no runs yet.", hint="Start one with `mlops run NOTEBOOK`.")
+        rows = self.db.execute(
+            "SELECT id FROM runs WHERE id = ? OR id LIKE ? ORDER BY id LIMIT 2", (ref, ref + "%")
+        ).fetchall()
+        exact = [r["id"] for r in rows if r["id"] == ref]
+        if exact:
+            return str(exact[0])
+        if len(rows) == 1:
+            return str(rows[0]["id"])
+        if not rows:
+            raise MlopsError(f"no run '{ref}'.", hint="`mlops runs` lists them.")
+        raise MlopsError(f"'{ref}' matches several runs.", hint="Give more of the run id.")
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        """The run as the ``mlops run --json`` / ``mlops show --json`` object."""
+        row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise MlopsError(f"no run '{run_id}'.", hint="`mlops runs` lists them.")
+        self._reap([row])
+        row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        params = {
+            r["name"]: json.loads(r["value"])
+            for r in self.db.execute("SELECT name, value FROM params WHERE run_id = ?", (run_id,))
+        }
+        metrics: dict[str, float] = {}
+        for r in self.db.execute(
+            "SELECT key, value FROM metrics WHERE run_id = ? ORDER BY time, rowid", (run_id,)
+        ):
+            metrics[r["key"]] = r["value"]
+        stages = []
+        for s in self.db.execute(
+            "SELECT * FROM stage_runs WHERE run_id = ? ORDER BY position", (run_id,)
+        ):
+            stages.append(
+                {
+                    "name": s["stage"],
+                    "status": s["status"],
+                    "started_at": _iso(s["started_at"]),
+                    "ended_at": _iso(s["ended_at"]),
+                    "duration_s": round(s["duration_s"], 3)
+                    if s["duration_s"] is not None
+                    else None,
+                    "notebook": s["notebook"],
+                    "error": s["error"],
+                    "cache_key": s["cache_key"],
+                    "attempts": s["attempts"],
+                }
+            )
+        environment = json.loads(row["environment"] or "{}")
+        return {
+            "run_id": row["id"],
+            "status": row["status"],
+            "pipeline": row["pipeline"],
+            "version": row["version"],
+            "parameters": params,
+            "metrics": metrics,
+            "stages": stages,
+            "started_at": _iso(row["started_at"]),
+            "ended_at": _iso(row["ended_at"]),
+            "duration_s": round(row["ended_at"] - row["started_at"], 3)
+            if row["ended_at"]
+            else None,
+            "notebook": row["notebook"],
+            "compiled": row["compiled"],
+            "run_dir": row["run_dir"],
+            "origin": row["origin"],
+            "error": row["error"],
+            "code": {"git_commit": row["git_commit"], "git_dirty": _bool(row["git_dirty"])},
+            "environment": environment,
+        }
+
+    def referenced_objects(self) -> set[str]:
+        keys: set[str] = set()
+        for (text,) in self.db.execute(
+            "SELECT outputs FROM cache UNION ALL SELECT outputs FROM stage_runs"
+        ):
+            if text:
+                keys.update(ref["hash"] for ref in json.loads(text).values())
+        return keys
+
+
+def _iso(stamp: float | None) -> str | None:
+    if stamp is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(stamp)) + f".{int(stamp % 1 * 1000):03d}Z"
+
+
+def _bool(value: int | None) -> bool | None:
+    return None if value is None else bool(value)

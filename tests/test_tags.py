@@ -1,0 +1,124 @@
+"""The tag language, specified by the shared table ``tests/cases/tags.json``.
+
+The JupyterLab extension's TypeScript parser runs the same table, so a case added here is a case
+both implementations must agree on.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mlops_jupyter.tags import CellTags, TagError, check_stage_name, parse_cell_tags
+
+TABLE = Path(__file__).parent / "cases" / "tags.json"
+CASES = json.loads(TABLE.read_text(encoding="utf-8"))["cases"]
+FIELDS = {"role", "stage", "dialect", "after", "cache", "retries", "timeout", "magic"}
+
+
+def as_dict(parsed: CellTags) -> dict[str, object]:
+    return {
+        "role": parsed.role,
+        "stage": parsed.stage,
+        "dialect": parsed.dialect,
+        "after": list(parsed.after),
+        "cache": parsed.cache,
+        "retries": parsed.retries,
+        "timeout": parsed.timeout,
+        "magic": parsed.magic,
+    }
+
+
+def test_the_table_is_well_formed() -> None:
+    names = [case["name"] for case in CASES]
+    assert len(names) == len(set(names)), "case names are unique (they are test ids)"
+    for case in CASES:
+        assert set(case) in (
+            {"name", "tags", "source", "expect"},
+            {"name", "tags", "source", "error"},
+        )
+        assert isinstance(case["tags"], list)
+        assert all(isinstance(tag, str) for tag in case["tags"])
+        assert isinstance(case["source"], str)
+        if "expect" in case:
+            assert set(case["expect"]) == FIELDS, case["name"]
+        else:
+            assert case["error"], case["name"]
+
+
+def test_the_table_covers_every_tag_form() -> None:
+    tags = {
+        tag.split(":")[0] + (":" if ":" in tag else "") for case in CASES for tag in case["tags"]
+    }
+    vocabulary = {
+        "stage:", "after:", "parameters", "setup", "skip", "metrics", "cache:", "retries:",
+        "timeout:", "block:", "step:", "prev:", "imports", "functions", "pipeline-parameters",
+        "pipeline-metrics",
+    }  # fmt: skip
+    assert vocabulary <= tags
+    assert any(case["source"].lstrip("\n").startswith("%%mlops stage") for case in CASES)
+    assert sum("error" in case for case in CASES) >= 30
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if "expect" in c], ids=[c["name"] for c in CASES if "expect" in c]
+)
+def test_parses(case: dict) -> None:
+    assert as_dict(parse_cell_tags(case["tags"], case["source"])) == case["expect"]
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if "error" in c], ids=[c["name"] for c in CASES if "error" in c]
+)
+def test_rejects(case: dict) -> None:
+    with pytest.raises(TagError) as caught:
+        parse_cell_tags(case["tags"], case["source"])
+    assert case["error"] in caught.value.message
+    assert str(caught.value) == caught.value.message
+
+
+def test_source_defaults_to_empty() -> None:
+    assert parse_cell_tags(["stage:a"]) == CellTags(stage="a", dialect="stage")
+
+
+def test_options_holds_only_the_options_set() -> None:
+    assert parse_cell_tags([]).options() == {}
+    assert parse_cell_tags(["cache:on"]).options() == {"cache": True}
+    parsed = parse_cell_tags(["retries:0", "timeout:5", "cache:off"])
+    assert parsed.options() == {"cache": False, "retries": 0, "timeout": 5.0}
+
+
+def test_retries_is_an_int_and_timeout_a_float() -> None:
+    parsed = parse_cell_tags(["retries:7", "timeout:60"])
+    assert type(parsed.retries) is int
+    assert type(parsed.timeout) is float
+
+
+def test_bad_stage_names_come_with_a_hint_showing_the_rule() -> None:
+    with pytest.raises(TagError) as caught:
+        check_stage_name("Train")
+    assert caught.value.hint is not None
+    assert "lowercase letter" in caught.value.hint
+    assert check_stage_name("load-data") == "load-data"
+
+
+@pytest.mark.parametrize(
+    ("tags", "hinted"),
+    [
+        (["stage:a", "stage:b"], "one stage tag per cell"),
+        (["parameters", "setup"], "parameters, setup, metrics"),
+        (["setup", "stage:a"], "remove the 'setup' tag"),
+    ],
+    ids=["two stages", "two roles", "role with stage"],
+)
+def test_conflicts_say_how_to_fix_them(tags: list[str], hinted: str) -> None:
+    with pytest.raises(TagError) as caught:
+        parse_cell_tags(tags)
+    assert hinted in (caught.value.hint or "")
+
+
+def test_tag_error_is_a_value_error() -> None:
+    # callers that only know ValueError still see a tag problem as bad input
+    assert issubclass(TagError, ValueError)
