@@ -52,9 +52,10 @@ class LocalExecutor:
         self.pool.ensure(min(self.jobs, max(0, expected)))
 
     def submit(self, task: StageTask) -> Future[StageOutcome]:
-        return self.threads.submit(self._run, task)
+        kernel = self.pool.reserve()
+        return self.threads.submit(self._run, task, kernel)
 
-    def _run(self, task: StageTask) -> StageOutcome:
+    def _run(self, task: StageTask, kernel: Future[Any]) -> StageOutcome:
         started = time.time()
         error = "not run"
         attempts = 0
@@ -63,8 +64,10 @@ class LocalExecutor:
                 error = "interrupted"
                 break
             attempts = attempt + 1
+            if attempt:  # a retry gets a fresh kernel too
+                kernel = self.pool.reserve()
             try:
-                error_or_none = self._attempt(task)
+                error_or_none = self._attempt(task, kernel)
             except BaseException as exc:  # a crash of ours must not leave the run hanging
                 error_or_none = f"stage '{task.stage}' could not run: {type(exc).__name__}: {exc}"
             if error_or_none is None:
@@ -75,11 +78,11 @@ class LocalExecutor:
             error = "interrupted"
         return StageOutcome(False, None, error, attempts, started, time.time())
 
-    def _attempt(self, task: StageTask) -> str | None:
+    def _attempt(self, task: StageTask, kernel: Future[Any]) -> str | None:
         papermill = self._papermill.result()
         from papermill.exceptions import PapermillExecutionError
 
-        km = self.pool.take()
+        km = kernel.result()
         try:
             papermill.execute_notebook(
                 str(task.notebook),

@@ -184,7 +184,6 @@ class _Run:
 
     def _submit(self, name: str, key: str, inputs: dict[str, Any]) -> None:
         stage = self.plan.stage(name)
-        waiting = sum(1 for s in self.status.values() if s == "pending")
         if self.executor is None:
             jobs = self.options.jobs or os.cpu_count() or 1
             self.executor = load_executor(
@@ -194,7 +193,6 @@ class _Run:
                 cwd=str(self.plan.workdir),
                 **self.options.executor_options,
             )
-        self.executor.warm(waiting)
         context = {
             "run_id": self.run_id,
             "pipeline": self.plan.name,
@@ -229,6 +227,8 @@ class _Run:
         )
         self.progress.stage(name, "running")
         self.futures[self.executor.submit(task)] = (name, key)
+        # stages still to decide may each need a kernel: have them booting meanwhile
+        self.executor.warm(sum(1 for s in self.status.values() if s == "pending"))
 
     # -- recording
 
