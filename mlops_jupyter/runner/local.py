@@ -33,10 +33,15 @@ def import_papermill() -> Any:
 
 class LocalExecutor:
     def __init__(
-        self, jobs: int, kernel_name: str, cwd: str, env: dict[str, str] | None = None
+        self,
+        jobs: int,
+        kernel_name: str,
+        cwd: str,
+        env: dict[str, str] | None = None,
+        preload: list[str] | None = None,
     ) -> None:
         self.jobs = max(1, jobs)
-        self.pool = KernelPool(kernel_name, cwd, env)
+        self.pool = KernelPool(kernel_name, cwd, env, preload)
         self.threads = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="mlops-stage")
         self._papermill: Future[Any] = Future()
         self._cancelled = threading.Event()

@@ -186,12 +186,16 @@ class _Run:
         stage = self.plan.stage(name)
         if self.executor is None:
             jobs = self.options.jobs or os.cpu_count() or 1
+            options = dict(self.options.executor_options)
+            if self.options.executor == "local":
+                imports = {m for s in self.plan.stages for m in s.imports}
+                options.setdefault("preload", sorted(imports))
             self.executor = load_executor(
                 self.options.executor,
                 jobs=jobs,
                 kernel_name=self.plan.kernel_name,
                 cwd=str(self.plan.workdir),
-                **self.options.executor_options,
+                **options,
             )
         context = {
             "run_id": self.run_id,
@@ -314,6 +318,27 @@ class _Run:
 
     # -- the loop
 
+    def _loop(self) -> None:
+        while True:
+            while self._schedule():
+                pass
+            if not self.futures:
+                return
+            done, _ = wait(list(self.futures), return_when=FIRST_COMPLETED)
+            for future in done:
+                name, key = self.futures.pop(future)
+                self._record(name, key, future.result())
+
+    def _cancel(self, reason: str) -> None:
+        """Stop every running stage; they are recorded as failed with ``reason``."""
+        if self.executor is not None:
+            self.executor.cancel()
+        for future, (name, key) in list(self.futures.items()):
+            result = future.result()
+            result.ok, result.error = False, reason
+            self._record(name, key, result)
+        self.futures.clear()
+
     def execute(self) -> str:
         plan = self.plan
         self.env = environment(plan, self.store.home)
@@ -330,35 +355,25 @@ class _Run:
             origin=self.options.origin,
         )
         self.progress.header(f"run {self.run_id}: pipeline '{plan.name}' version {plan.version}")
-        outcome = "succeeded"
+        outcome, error = "succeeded", None
         try:
             with _terminate_as_interrupt():
                 try:
-                    while True:
-                        while self._schedule():
-                            pass
-                        if not self.futures:
-                            break
-                        done, _ = wait(list(self.futures), return_when=FIRST_COMPLETED)
-                        for future in done:
-                            name, key = self.futures.pop(future)
-                            self._record(name, key, future.result())
+                    self._loop()
                 except KeyboardInterrupt:
                     outcome = "interrupted"
                     self.progress.header("interrupted: stopping kernels")
-                    if self.executor is not None:
-                        self.executor.cancel()
-                    for future, (name, key) in list(self.futures.items()):
-                        result = future.result()
-                        result.ok, result.error = False, "interrupted"
-                        self._record(name, key, result)
-                    self.futures.clear()
+                    self._cancel("interrupted")
+                except BaseException as exc:  # our own bug: stop cleanly, keep the record true
+                    outcome, error = "failed", f"internal error: {type(exc).__name__}: {exc}"
+                    self._cancel(error)
+                    raise
         finally:
             if self.executor is not None:
                 self.executor.close()
-            if outcome != "interrupted" and any(s == "failed" for s in self.status.values()):
+            if outcome == "succeeded" and any(s == "failed" for s in self.status.values()):
                 outcome = "failed"
-            self.store.finish_run(self.run_id, outcome)
+            self.store.finish_run(self.run_id, outcome, error)
             record = self.store.get_run(self.run_id)
             write_atomic(
                 self.run_dir / "run.json", json.dumps(record, indent=2, default=str), fsync=False
