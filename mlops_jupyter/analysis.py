@@ -40,6 +40,7 @@ class Flow:
     deleted: set[str] = field(default_factory=set)  # last write was ``del``: no value to pass on
     modules: set[str] = field(default_factory=set)  # latest binding is an import
     star_import: bool = False
+    imports: set[str] = field(default_factory=set)  # dotted names of every module imported
 
 
 # --------------------------------------------------------------------------- nested scopes
@@ -49,9 +50,36 @@ class Flow:
 class _ScopeNames:
     free: dict[str, int]  # names the scope needs from the module, with a line number
     global_writes: dict[str, int]  # module names it assigns through ``global`` (or := escapes)
+    imports: set[str] = field(default_factory=set)
 
 
-class _Collector(ast.NodeVisitor):
+def _imported(node: ast.Import | ast.ImportFrom) -> list[str]:
+    """Dotted names of the modules an import statement loads (relative imports: none)."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    return [node.module] if node.module and node.level == 0 else []
+
+
+class _Dispatch(ast.NodeVisitor):
+    """``ast.NodeVisitor`` with the handler lookup cached per node type (it is the hot loop)."""
+
+    _handlers: dict[type, str]
+
+    def __init_subclass__(cls) -> None:
+        cls._handlers = {}
+
+    def visit(self, node: ast.AST) -> None:
+        kind = type(node)
+        name = self._handlers.get(kind)
+        if name is None:
+            name = "visit_" + kind.__name__
+            if not hasattr(self, name):
+                name = "generic_visit"
+            self._handlers[kind] = name
+        getattr(self, name)(node)
+
+
+class _Collector(_Dispatch):
     """Loads and stores of one scope; nested scopes contribute only their free names."""
 
     def __init__(self) -> None:
@@ -62,6 +90,7 @@ class _Collector(ast.NodeVisitor):
         self.globals: set[str] = set()
         self.nonlocals: set[str] = set()
         self.walrus: dict[str, int] = {}
+        self.imports: set[str] = set()
 
     def _store(self, name: str, line: int) -> None:
         self.stores.setdefault(name, line)
@@ -79,6 +108,7 @@ class _Collector(ast.NodeVisitor):
         self.nonlocals.update(node.names)
 
     def visit_Import(self, node: ast.Import | ast.ImportFrom) -> None:
+        self.imports.update(_imported(node))
         for alias in node.names:
             if alias.name != "*":
                 self._store(alias.asname or alias.name.split(".")[0], node.lineno)
@@ -114,6 +144,7 @@ class _Collector(ast.NodeVisitor):
             self.nested_free.setdefault(name, line)
         for name, line in inner.global_writes.items():
             self.global_writes.setdefault(name, line)
+        self.imports |= inner.imports
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         for expr in _definition_time_exprs(node):
@@ -139,7 +170,7 @@ class _Collector(ast.NodeVisitor):
     ) -> None:
         self.visit(node.generators[0].iter)  # the first iterable runs in the enclosing scope
         inner = scope_names(node)
-        self._nested(_ScopeNames(inner.free, {}))
+        self._nested(_ScopeNames(inner.free, {}, inner.imports))
         for name, line in inner.global_writes.items():  # := inside binds in this scope
             self._store(name, line)
             self.walrus.setdefault(name, line)
@@ -198,7 +229,7 @@ def scope_names(node: ast.AST) -> _ScopeNames:
             for n, line in {**collector.nested_free, **collector.loads}.items()
             if n not in local and n not in escaping
         }
-        return _ScopeNames(free, {**collector.global_writes, **escaping})
+        return _ScopeNames(free, {**collector.global_writes, **escaping}, collector.imports)
 
     if isinstance(node, ast.ClassDef):
         # methods do not see class attributes, so their free names all reach the module
@@ -216,13 +247,13 @@ def scope_names(node: ast.AST) -> _ScopeNames:
     for name, line in collector.stores.items():
         if name in collector.globals:
             global_writes.setdefault(name, line)
-    return _ScopeNames(free, global_writes)
+    return _ScopeNames(free, global_writes, collector.imports)
 
 
 # --------------------------------------------------------------------------- module level
 
 
-class FlowAnalyzer(ast.NodeVisitor):
+class FlowAnalyzer(_Dispatch):
     """Walks a stage's cells in order, tracking which names are surely bound so far."""
 
     def __init__(self, modules: set[str] | None = None) -> None:
@@ -329,6 +360,7 @@ class FlowAnalyzer(ast.NodeVisitor):
                 self._store(target, "del")
 
     def visit_Import(self, node: ast.Import | ast.ImportFrom) -> None:
+        self.flow.imports.update(_imported(node))
         for alias in node.names:
             if alias.name == "*":
                 self.flow.star_import = True
@@ -343,6 +375,7 @@ class FlowAnalyzer(ast.NodeVisitor):
         for expr in _definition_time_exprs(node):
             self.visit(expr)
         inner = scope_names(node)
+        self.flow.imports |= inner.imports
         for name, line in inner.free.items():
             if name != node.name:
                 self.read(name, line, "used inside " + node.name)

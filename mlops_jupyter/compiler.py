@@ -243,18 +243,6 @@ def _code_cell(cell: Cell, source: str, offset: int = 0) -> CodeCell:
     return CodeCell(cell.index, cell.ref, source, cell.tags, offset)
 
 
-def _imported_modules(trees: list[ast.Module]) -> tuple[str, ...]:
-    found: dict[str, None] = {}
-    for tree in trees:
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    found[alias.name.split(".")[0]] = None
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                found[node.module.split(".")[0]] = None
-    return tuple(sorted(found))
-
-
 def _find_cycle(order: list[str], after: dict[str, tuple[str, ...]]) -> list[str] | None:
     state: dict[str, int] = {}
     path: list[str] = []
@@ -331,7 +319,6 @@ def build_pipeline(nb: Notebook) -> Pipeline:
                     "Fix the name or remove the tag.",
                 )
 
-    setup_trees = [tree for _, tree in setup_parsed]
     flows: list[Flow] = []
     imports: list[tuple[str, ...]] = []
     cells: list[list[CodeCell]] = []
@@ -346,7 +333,7 @@ def build_pipeline(nb: Notebook) -> Pipeline:
             trees.append((cell.index, _parse(nb, cell, "\n" * offset + source)))
             stage_cells.append(_code_cell(cell, source, offset))
         flows.append(analyze(trees, modules=setup_flow.modules))
-        imports.append(_imported_modules(setup_trees + [tree for _, tree in trees]))
+        imports.append(tuple(sorted(setup_flow.imports | flows[-1].imports)))
         cells.append(stage_cells)
 
     # Resolve each read to the nearest upstream writer, in notebook order.

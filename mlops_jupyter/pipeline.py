@@ -56,7 +56,7 @@ class Stage:
     reads: dict[str, Use] = field(default_factory=dict)
     writes: dict[str, Use] = field(default_factory=dict)
     explicit_after: tuple[str, ...] = ()
-    imports: tuple[str, ...] = ()  # top-level modules setup and stage import (cache key input)
+    imports: tuple[str, ...] = ()  # dotted names of the modules setup and stage import
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -23,6 +23,7 @@ def stage_key(
     inputs: Mapping[str, Mapping[str, Any]],
     environment: Mapping[str, Any],
 ) -> str:
+    top = {name.split(".")[0] for name in stage.imports}
     content = {
         "v": KEY_VERSION,
         "stage": stage.name,
@@ -33,12 +34,8 @@ def stage_key(
         "inputs": {name: [ref["hash"], ref["format"]] for name, ref in sorted(inputs.items())},
         "python": environment.get("python"),
         "kernel": environment.get("kernel"),
-        "packages": {
-            n: v for n, v in environment.get("packages", {}).items() if n in stage.imports
-        },
-        "local": {
-            n: h for n, h in environment.get("local_modules", {}).items() if n in stage.imports
-        },
+        "packages": {n: v for n, v in environment.get("packages", {}).items() if n in top},
+        "local": {n: h for n, h in environment.get("local_modules", {}).items() if n in top},
     }
     blob = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()

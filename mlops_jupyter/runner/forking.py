@@ -19,12 +19,12 @@ from typing import Any
 
 from jupyter_client.provisioning import LocalProvisioner
 
-from .forkserver import FORK_SAFE_PRELOADS
+from .forkserver import preloadable
 
 
 class ForkServer:
     def __init__(self, preload: list[str] | None = None) -> None:
-        modules = [m for m in (preload or []) if m in FORK_SAFE_PRELOADS]
+        modules = preloadable(preload or [])
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "mlops_jupyter.runner.forkserver", *modules],
             stdin=subprocess.PIPE,

@@ -10,20 +10,26 @@ reads ``{"pid": N}`` (or ``{"error": "..."}``) from stdout. When stdin closes (t
 died) the server kills its kernels and exits. Children are reaped as they exit, so a dead kernel
 never lingers as a zombie that looks alive.
 
-The server imports nothing that starts threads or event loops before forking; modules a
-pipeline imports (numpy, pandas...) are preloaded only from an allowlist known to be fork-safe.
+The server imports nothing that starts threads or event loops before forking. Modules the
+pipeline imports are preloaded before the first fork when they come from an allowlist known to
+be fork-safe (numpy, pandas, scipy, scikit-learn): the first stage would import them anyway, and
+every later stage then starts with them loaded.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import sys
 from typing import Any
 
-FORK_SAFE_PRELOADS = ("numpy", "pandas", "scipy", "sklearn", "pyarrow")
+FORK_SAFE_PRELOADS = ("numpy", "pandas", "scipy", "sklearn")
+
+
+def preloadable(modules: list[str]) -> list[str]:
+    return [m for m in modules if m.split(".")[0] in FORK_SAFE_PRELOADS]
+
 
 _children: set[int] = set()
 
@@ -66,19 +72,13 @@ def _child(request: dict[str, Any]) -> None:
         os._exit(code)
 
 
-def _serve(preload: list[str]) -> None:
+def _serve() -> None:
     signal.signal(signal.SIGCHLD, _reap)
     stdin = sys.stdin.buffer
     reply = sys.stdout.buffer
     reply.write(b'{"ready": true}\n')
     reply.flush()
-    pending = list(preload)
     while True:
-        while pending and not select.select([stdin], [], [], 0)[0]:
-            try:
-                __import__(pending.pop(0))
-            except Exception:
-                pass
         line = stdin.readline()
         if not line:
             break
@@ -103,12 +103,15 @@ def _serve(preload: list[str]) -> None:
 
 
 def main() -> None:
-    preload = [m for m in sys.argv[1:] if m in FORK_SAFE_PRELOADS]
     # the point of this process: import the kernel once, fork it many times
     for module in ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell"):
         __import__(module)
-
-    _serve(preload)
+    for module in preloadable(sys.argv[1:]):
+        try:
+            __import__(module)
+        except Exception:  # the stage will meet (and report) the same error itself
+            pass
+    _serve()
 
 
 if __name__ == "__main__":
