@@ -18,6 +18,7 @@ Pure functions over ``ast``; no kernel, no imports of the user's code. The rules
 from __future__ import annotations
 
 import ast
+import sys
 from dataclasses import dataclass, field
 
 _FUNCTION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
@@ -138,6 +139,11 @@ class _Collector(_Dispatch):
         self.visit(node.value)
         self._store(node.target.id, node.lineno)
         self.walrus.setdefault(node.target.id, node.lineno)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        if isinstance(node.target, ast.Name):  # ``x += 1`` reads x (a global one, if declared)
+            self.loads.setdefault(node.target.id, node.lineno)
+        self.generic_visit(node)
 
     def _nested(self, inner: _ScopeNames) -> None:
         for name, line in inner.free.items():
@@ -351,8 +357,12 @@ class FlowAnalyzer(_Dispatch):
             self._store(node.target, "annotated")
 
     def visit_Delete(self, node: ast.Delete) -> None:
-        for target in node.targets:
-            if isinstance(target, ast.Name):
+        targets = list(node.targets)
+        while targets:
+            target = targets.pop(0)
+            if isinstance(target, (ast.Tuple, ast.List)):  # ``del (a, b)``
+                targets[:0] = target.elts
+            elif isinstance(target, ast.Name):
                 self.read(target.id, target.lineno, "deleted")
                 self.write(target.id, target.lineno, "deleted")
                 self.flow.deleted.add(target.id)
@@ -507,9 +517,30 @@ def _kind(target: ast.expr) -> str:
     return "subscript" if isinstance(target, ast.Subscript) else "attribute"
 
 
+class TooDeep(Exception):
+    """A cell whose syntax tree is too deep to walk (thousands of nested operations)."""
+
+    def __init__(self, cell: int) -> None:
+        super().__init__(cell)
+        self.cell = cell
+
+
+# Deep enough for any hand-written expression (a sum of thousands of terms), far below the
+# point where the C stack would be at risk.
+_DEPTH = 20_000
+
+
 def analyze(trees: list[tuple[int, ast.Module]], modules: set[str] | None = None) -> Flow:
     """The data flow of a stage made of ``(cell position, parsed cell)`` pairs, in order."""
     analyzer = FlowAnalyzer(modules)
-    for cell, tree in trees:
-        analyzer.add_cell(tree, cell)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, _DEPTH))
+    try:
+        for cell, tree in trees:
+            try:
+                analyzer.add_cell(tree, cell)
+            except RecursionError:
+                raise TooDeep(cell) from None
+    finally:
+        sys.setrecursionlimit(limit)
     return analyzer.flow

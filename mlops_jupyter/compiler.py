@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import tags as T
-from .analysis import Flow, analyze
+from .analysis import Flow, TooDeep, analyze
 from .errors import CompileError
 from .notebook import Cell, Notebook, read_notebook
 from .pipeline import PARAMETER_TYPES, SCHEMA_VERSION, CodeCell, Parameter, Pipeline, Stage
@@ -73,6 +73,18 @@ def _parse(nb: Notebook, cell: Cell, source: str) -> ast.Module:
             else f"cannot be parsed ({exc})"
         )
         raise _error(nb, cell, f"{reason}.", "Tag the cell 'skip' to leave it out.") from None
+
+
+def _analyze(
+    nb: Notebook, trees: list[tuple[int, ast.Module]], modules: set[str] | None = None
+) -> Flow:
+    try:
+        return analyze(trees, modules)
+    except TooDeep as exc:
+        cell = next(c for c in nb.cells if c.index == exc.cell)
+        raise _error(
+            nb, cell, "is nested too deeply to analyse.", "Split the expression up."
+        ) from None
 
 
 def _cell_tags(nb: Notebook, cell: Cell) -> T.CellTags:
@@ -182,7 +194,13 @@ def _assign_stages(nb: Notebook) -> tuple[list[_StageDraft], list[Cell], list[Ce
     metrics: list[Cell] = []
     current: _StageDraft | None = None
     tagged = [(cell, _cell_tags(nb, cell)) for cell in nb.cells if cell.cell_type == "code"]
+    kale = any(tags.kale for _, tags in tagged)
+    previous: T.CellTags | None = None
     for cell, tags in tagged:
+        if kale and not tags.tagged and previous is not None and previous.role != T.CODE:
+            # Kale: an untagged cell continues the role of the cell above
+            tags = T.CellTags(role=previous.role, tagged=True, kale=True)
+        previous = tags
         if tags.role == T.PARAMETERS:
             params.append(cell)
             continue
@@ -304,7 +322,7 @@ def build_pipeline(nb: Notebook) -> Pipeline:
 
     setup = [_code_cell(cell, cell.source) for cell in setup_cells]
     setup_parsed = [(c.index, _parse(nb, c, c.source)) for c in setup_cells]
-    setup_flow = analyze(setup_parsed)
+    setup_flow = _analyze(nb, setup_parsed)
     setup_params = [n for n in setup_flow.reads if n in parameters]
 
     names = {d.name for d in drafts}
@@ -322,6 +340,8 @@ def build_pipeline(nb: Notebook) -> Pipeline:
     flows: list[Flow] = []
     imports: list[tuple[str, ...]] = []
     cells: list[list[CodeCell]] = []
+    # names bound to a module by the nearest writer above: a method call on them mutates nothing
+    modules = set(setup_flow.modules)
     for draft in drafts:
         trees = []
         stage_cells = []
@@ -332,7 +352,9 @@ def build_pipeline(nb: Notebook) -> Pipeline:
             # blank lines in place of the magic keep the user's line numbers in errors
             trees.append((cell.index, _parse(nb, cell, "\n" * offset + source)))
             stage_cells.append(_code_cell(cell, source, offset))
-        flows.append(analyze(trees, modules=setup_flow.modules))
+        flows.append(_analyze(nb, trees, modules))
+        for name in flows[-1].writes:
+            (modules.add if name in flows[-1].modules else modules.discard)(name)
         imports.append(tuple(sorted(setup_flow.imports | flows[-1].imports)))
         cells.append(stage_cells)
 

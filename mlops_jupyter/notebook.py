@@ -54,9 +54,10 @@ def parse_notebook(text: str | bytes, path: str) -> Notebook:
     )
     try:
         data = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise CompileError(
-            f"is not valid notebook JSON ({exc}).",
+            f"is not valid notebook JSON ({reason}).",
             notebook=path,
             hint="Is it a .ipynb file? " + hint_nb4,
         ) from None

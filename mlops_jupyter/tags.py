@@ -28,6 +28,10 @@ _ROLE_TAGS = {
     "skip": SKIP,
 }
 _STAGE_PREFIXES = {"stage:": "stage", "block:": "kale", "step:": "kale"}
+# Tags only Kale writes: a notebook with any of them follows Kale's rule that an untagged cell
+# takes the tags of the cell before it (ours: only the stage carries over).
+KALE_TAGS = frozenset({"imports", "functions", "pipeline-parameters", "pipeline-metrics"})
+KALE_PREFIXES = ("block:", "step:", "prev:")
 _AFTER_PREFIXES = ("after:", "prev:")
 MAGIC_PREFIX = "%%mlops"
 
@@ -51,6 +55,8 @@ class CellTags:
     retries: int | None = None
     timeout: float | None = None
     magic: bool = False  # the first source line is a ``%%mlops stage`` line (stripped on compile)
+    tagged: bool = False  # carries any tag this language knows (else it continues the cell above)
+    kale: bool = False  # carries a tag only Kale's dialect uses
 
     def options(self) -> dict[str, object]:
         found: dict[str, object] = {}
@@ -160,8 +166,10 @@ def parse_cell_tags(tags: Sequence[str], source: str = "") -> CellTags:
             roles.add(_ROLE_TAGS[tag])
             continue
         prefix = next((p for p in _STAGE_PREFIXES if tag.startswith(p)), None)
-        if prefix:
+        if prefix == "stage:" or (prefix and tag[len(prefix) :]):
             set_stage(tag[len(prefix) :], _STAGE_PREFIXES[prefix])
+        elif prefix:
+            continue  # Kale's UI leaves an empty 'block:' behind: Kale reads it as no tag
         elif tag.startswith(_AFTER_PREFIXES):
             name = check_stage_name(tag.split(":", 1)[1])
             if name not in after:
@@ -190,6 +198,7 @@ def parse_cell_tags(tags: Sequence[str], source: str = "") -> CellTags:
             if key in found:
                 set_opt(key, found[key], first_line.strip())
 
+    known = bool(roles or stage or after or opts)
     role = CODE
     if SKIP in roles:
         role = SKIP  # skip wins so a cell can be switched off without losing its other tags
@@ -205,7 +214,10 @@ def parse_cell_tags(tags: Sequence[str], source: str = "") -> CellTags:
             f"a {role} cell cannot also carry stage, after: or option tags.",
             hint=f"Move the stage tags to the next code cell, or remove the '{role}' tag.",
         )
+    kale = any(t.strip() in KALE_TAGS or t.strip().startswith(KALE_PREFIXES) for t in tags)
     return CellTags(
+        tagged=known,
+        kale=kale,
         role=role,
         stage=stage,
         dialect=dialect,
