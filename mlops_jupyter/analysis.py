@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import sys
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 _FUNCTION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
@@ -62,9 +63,12 @@ def _imported(node: ast.Import | ast.ImportFrom) -> list[str]:
 
 
 class _Dispatch(ast.NodeVisitor):
-    """``ast.NodeVisitor`` with the handler lookup cached per node type (it is the hot loop)."""
+    """``ast.NodeVisitor`` made fast for the compile hot loop: the handler is looked up once per
+    node type, and ``generic_visit`` walks only fields that can hold names (no ``ctx`` objects,
+    no constants, which the stock visitor routes through a deprecation shim)."""
 
-    _handlers: dict[type, str]
+    _handlers: ClassVar[dict[type, str]]
+    _fields: ClassVar[dict[type, tuple[str, ...]]] = {}
 
     def __init_subclass__(cls) -> None:
         cls._handlers = {}
@@ -78,6 +82,25 @@ class _Dispatch(ast.NodeVisitor):
                 name = "generic_visit"
             self._handlers[kind] = name
         getattr(self, name)(node)
+
+    def generic_visit(self, node: ast.AST) -> None:
+        kind = type(node)
+        fields = self._fields.get(kind)
+        if fields is None:
+            fields = self._fields[kind] = tuple(
+                f for f in kind._fields if f not in ("ctx", "type_comment", "kind")
+            )
+        for field_name in fields:
+            value = getattr(node, field_name, None)
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        self.visit(item)
+            elif isinstance(value, ast.AST):
+                self.visit(value)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        pass
 
 
 class _Collector(_Dispatch):

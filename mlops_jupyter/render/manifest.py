@@ -7,7 +7,7 @@ from typing import Any
 
 from .. import __version__
 from ..pipeline import SCHEMA, SCHEMA_VERSION, Pipeline, Stage
-from . import dump_json
+from . import dump_compact_json
 
 
 def code_hash(pipeline: Pipeline, stage: Stage) -> str:
@@ -41,4 +41,4 @@ def manifest(pipeline: Pipeline, workdir: str = ".") -> dict[str, Any]:
 
 
 def render_manifest(pipeline: Pipeline, workdir: str = ".") -> str:
-    return dump_json(manifest(pipeline, workdir))
+    return dump_compact_json(manifest(pipeline, workdir))

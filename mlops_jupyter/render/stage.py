@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..pipeline import CodeCell, Pipeline, Stage
-from . import dump_json
+from . import dump_compact_json
 
 CONTEXT = "_mlops"  # the run context the runner injects as a papermill parameter
 RUNTIME = "_mlops_values"
@@ -83,4 +83,4 @@ def stage_notebook(pipeline: Pipeline, stage: Stage) -> dict[str, Any]:
 
 
 def render_stage(pipeline: Pipeline, stage: Stage) -> str:
-    return dump_json(stage_notebook(pipeline, stage))
+    return dump_compact_json(stage_notebook(pipeline, stage))
