@@ -461,8 +461,10 @@ class FlowAnalyzer(_Dispatch):
             if handler.type is not None:
                 self.visit(handler.type)
             body: list[ast.stmt] = list(handler.body)
-            if handler.name:
+            if handler.name:  # bound in the handler, and unbound again when it ends
                 body.insert(0, _bind(handler.name, handler.lineno))
+                end = body[-1].end_lineno or handler.lineno
+                body.append(ast.Delete([ast.Name(handler.name, ast.Del(), lineno=end)], lineno=end))
             handlers.append(body)
         self._branches(node.body + node.orelse, *handlers)
         self._body(node.finalbody)

@@ -84,11 +84,12 @@ def _retries(value: str) -> int:
     return int(value)
 
 
+_SECONDS = re.compile(r"[0-9]+(\.[0-9]+)?\Z")
+
+
 def _timeout(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = math.nan
+    # a plain decimal only, so the TypeScript parser agrees (no '1_000', no '1e3', no '٣')
+    seconds = float(value) if _SECONDS.match(value) else math.nan
     if not (seconds > 0 and math.isfinite(seconds)):
         raise TagError(f"'timeout:{value}' needs a positive number of seconds, e.g. 'timeout:600'.")
     return seconds

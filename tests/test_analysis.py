@@ -8,11 +8,12 @@ may hand on. Builtins appear as reads here: the compiler, not the analysis, filt
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Iterable
 
 import pytest
 
-from mlops_jupyter.analysis import Flow, Use, analyze
+from mlops_jupyter.analysis import Flow, TooDeep, Use, analyze
 
 
 def flow_of(*cells: str, modules: Iterable[str] = ()) -> Flow:
@@ -208,10 +209,11 @@ TARGETS = [
         "with target that is an attribute", "with a as (b, c.d):\n    pass", {"a", "c"}, {"b", "c"}
     ),
     case(
-        "except target",
+        "except target (Python unbinds it when the handler ends)",
         "try:\n    v = risky()\nexcept ValueError as err:\n    v = None\n    print(err)",
         {"risky", "ValueError", "print"},
         {"v", "err"},
+        {"err"},
     ),
 ]
 
@@ -308,6 +310,7 @@ ORDER_AND_BRANCHES = [
         "except name used after the handler",
         "try:\n    pass\nexcept E as e:\n    pass\nprint(e)",
         {"E", "print", "e"},
+        {"e"},
         {"e"},
     ),
 ]
@@ -442,3 +445,26 @@ def test_augmented_global_inside_a_function_reads_it() -> None:
 def test_parenthesised_del_marks_each_name_deleted() -> None:
     flow = flow_of("a = b = 1\ndel (a, b)")
     assert flow.deleted == {"a", "b"}
+
+
+def deep_sum(terms: int) -> ast.Module:
+    """``x = a + a + ... + a`` built directly: deeper than the parser would accept."""
+    node: ast.expr = ast.Name("a", ast.Load(), lineno=1, col_offset=0)
+    for _ in range(terms):
+        right = ast.Name("a", ast.Load(), lineno=1, col_offset=0)
+        node = ast.BinOp(node, ast.Add(), right, lineno=1, col_offset=0)
+    target = ast.Name("x", ast.Store(), lineno=1, col_offset=0)
+    return ast.Module([ast.Assign([target], node, lineno=1, col_offset=0)], [])
+
+
+def test_a_long_chain_is_walked() -> None:
+    flow = analyze([(1, deep_sum(3000))])
+    assert (set(flow.reads), set(flow.writes)) == ({"a"}, {"x"})
+
+
+def test_a_tree_too_deep_to_walk_names_its_cell() -> None:
+    limit = sys.getrecursionlimit()
+    with pytest.raises(TooDeep) as caught:
+        analyze([(1, ast.parse("y = 1")), (7, deep_sum(50_000))])
+    assert caught.value.cell == 7
+    assert sys.getrecursionlimit() == limit

@@ -186,12 +186,13 @@ def test_the_compiler_path_imports_no_jupyter_machinery(make_notebook) -> None:
     code = (
         "import sys, json\n"
         "import mlops_jupyter.cli, mlops_jupyter.compiler\n"
-        "found = [m for m in sys.modules if m.split('.')[0] in %r]\n"
+        f"heavy = {heavy!r}\n"
+        "found = [m for m in sys.modules if m.split('.')[0] in heavy]\n"
         "from mlops_jupyter.compiler import compile_notebook\n"
         "compile_notebook(sys.argv[1], sys.argv[2])\n"
-        "after = [m for m in sys.modules if m.split('.')[0] in %r]\n"
+        "after = [m for m in sys.modules if m.split('.')[0] in heavy]\n"
         "print(json.dumps([sorted(found), sorted(after)]))\n"
-    ) % (heavy, heavy)
+    )
     path = make_notebook(CELLS)
     result = subprocess.run(
         [sys.executable, "-c", code, str(path), str(path.parent / "out")],

@@ -141,6 +141,54 @@ def test_kale_notebook_compiles_as_is(build_nb) -> None:
     assert pipeline.stage("evaluate").inputs == {"model": "train"}
 
 
+def test_in_a_kale_notebook_untagged_cells_continue_the_role_above(build_nb) -> None:
+    pipeline = build_nb(
+        [
+            (["imports"], "import math"),
+            "import json",
+            (["pipeline-parameters"], "N = 4"),
+            "LR = 0.5",
+            (["block:load"], "data = list(range(N))"),
+            "more = len(data)",
+            (["skip"], "plot(data)"),
+            (["hide-input"], "explore(data)"),
+            (["block:train", "prev:load"], "w = [v * LR for v in data]"),
+            (["pipeline-metrics"], "print(more)"),
+            "print(w)",
+        ]
+    )
+    assert [c.ref for c in pipeline.setup] == ["c1", "c2"]
+    assert list(pipeline.parameters) == ["N", "LR"]
+    assert stage_cells(pipeline) == {"load": ["c5", "c6"], "train": ["c9"]}
+    assert [s.metrics for s in pipeline.stages] == [("more",), ("w",)]
+
+
+def test_without_kale_tags_untagged_cells_are_stage_code(build_nb) -> None:
+    pipeline = build_nb(
+        [
+            (["setup"], "import math"),
+            "x = math.pi",
+            (["parameters"], "n = 1"),
+            "y = n",
+            (["skip"], "p()"),
+            "z = 1",
+        ]
+    )
+    assert [c.ref for c in pipeline.setup] == ["c1"]
+    assert list(pipeline.parameters) == ["n"]
+    assert stage_cells(pipeline) == {"main": ["c2", "c4", "c6"]}
+
+
+def test_a_kale_cell_continued_as_parameters_must_hold_literals(make_notebook, tmp_path) -> None:
+    error = expect_error(
+        make_notebook,
+        tmp_path,
+        [(["pipeline-parameters"], "n = 1"), "m = n + 1", (["block:a"], "x = m")],
+    )
+    assert (error.cell, error.line) == (2, 1)
+    assert "parameter 'm' is not a literal" in error.message
+
+
 def test_mlops_stage_lines(build_nb) -> None:
     pipeline = build_nb(
         [

@@ -18,6 +18,7 @@ from mlops_jupyter.compiler import build_pipeline, render_files
 from mlops_jupyter.errors import CompileError
 from mlops_jupyter.notebook import parse_notebook
 from mlops_jupyter.pipeline import Pipeline
+from mlops_jupyter.tags import CellTags, TagError, parse_cell_tags
 
 SETTINGS = settings(
     max_examples=300,
@@ -33,25 +34,10 @@ NAMES = st.one_of(
 )
 OPTION_VALUES = st.one_of(
     st.sampled_from(
-        [
-            "on",
-            "off",
-            "0",
-            "3",
-            "100",
-            "101",
-            "-1",
-            "1.5",
-            "inf",
-            "nan",
-            "1e3",
-            "x",
-            "\u00b2",
-            "\u0663",
-        ]
+        ["on", "off", "0", "3", "100", "101", "-1", "1.5", "inf", "nan", "1e3", "x", "\u00b2", "\u0663"]
     ),
     st.text(max_size=4),
-)
+)  # fmt: skip
 TAGS = st.one_of(
     st.sampled_from(
         [
@@ -113,6 +99,27 @@ CELLS = st.fixed_dictionaries(
 )
 
 
+OPTION_TAGS = st.builds(
+    str.__add__,
+    st.sampled_from(["cache:", "retries:", "timeout:", "stage:", "after:"]),
+    OPTION_VALUES,
+)
+
+
+@SETTINGS
+@given(st.lists(st.one_of(TAGS, OPTION_TAGS), max_size=5), st.one_of(SOURCES, MAGIC_LINES))
+def test_any_tags_parse_or_raise_a_tag_error(tags: list[str], source: str) -> None:
+    try:
+        parsed = parse_cell_tags(tags, source)
+    except TagError as error:
+        assert error.message
+        return
+    assert isinstance(parsed, CellTags)
+    assert parsed.retries is None or 0 <= parsed.retries <= 100
+    assert parsed.timeout is None or 0 < parsed.timeout < float("inf")
+    assert len(set(parsed.after)) == len(parsed.after)
+
+
 def check_pipeline(pipeline: Pipeline) -> None:
     names = [s.name for s in pipeline.stages]
     assert len(names) == len(set(names))
@@ -154,7 +161,7 @@ def check_pipeline(pipeline: Pipeline) -> None:
                 ast.parse(cell["source"])
 
 
-def compile_or_explain(notebook: dict) -> None:
+def compile_or_fail_cleanly(notebook: dict) -> None:
     try:
         pipeline = build_pipeline(parse_notebook(json.dumps(notebook), "fuzz.ipynb"))
     except CompileError as error:
@@ -165,10 +172,27 @@ def compile_or_explain(notebook: dict) -> None:
     check_pipeline(pipeline)
 
 
+def code_notebook(cells: list[tuple[list[str], list[str]]]) -> dict:
+    return {
+        "cells": [
+            {
+                "cell_type": "code",
+                "id": f"c{i}",
+                "metadata": {"tags": tags},
+                "source": "\n".join(lines),
+            }
+            for i, (tags, lines) in enumerate(cells)
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
 @SETTINGS
 @given(st.lists(CELLS, max_size=8))
 def test_any_cells_compile_or_fail_with_a_compile_error(cells: list[dict]) -> None:
-    compile_or_explain({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    compile_or_fail_cleanly({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
 
 
 @SETTINGS
@@ -180,22 +204,7 @@ def test_any_cells_compile_or_fail_with_a_compile_error(cells: list[dict]) -> No
     )
 )
 def test_python_cells_with_random_tags(cells: list[tuple[list[str], list[str]]]) -> None:
-    compile_or_explain(
-        {
-            "cells": [
-                {
-                    "cell_type": "code",
-                    "id": f"c{i}",
-                    "metadata": {"tags": t},
-                    "source": "\n".join(s),
-                }
-                for i, (t, s) in enumerate(cells)
-            ],
-            "metadata": {},
-            "nbformat": 4,
-            "nbformat_minor": 5,
-        }
-    )
+    compile_or_fail_cleanly(code_notebook(cells))
 
 
 GOOD_NAMES = st.sampled_from(["a", "b", "c", "d", "main"])
@@ -247,22 +256,7 @@ ROLE_CELLS = [
 @SETTINGS
 @given(st.lists(PLAUSIBLE, min_size=1, max_size=10))
 def test_plausible_notebooks(cells: list[tuple[list[str], list[str]]]) -> None:
-    compile_or_explain(
-        {
-            "cells": [
-                {
-                    "cell_type": "code",
-                    "id": f"c{i}",
-                    "metadata": {"tags": t},
-                    "source": "\n".join(s),
-                }
-                for i, (t, s) in enumerate(cells)
-            ],
-            "metadata": {},
-            "nbformat": 4,
-            "nbformat_minor": 5,
-        }
-    )
+    compile_or_fail_cleanly(code_notebook(cells))
 
 
 JSON = st.recursive(
@@ -300,7 +294,7 @@ FIELDS = st.sampled_from(["cells", "nbformat", "metadata", "cell_type", "source"
     )
 )  # fmt: skip
 def test_any_json_document_compiles_or_fails_with_a_compile_error(document) -> None:
-    compile_or_explain(document)
+    compile_or_fail_cleanly(document)
 
 
 @SETTINGS

@@ -80,7 +80,8 @@ def test_rejects(case: dict) -> None:
 
 
 def test_source_defaults_to_empty() -> None:
-    assert parse_cell_tags(["stage:a"]) == CellTags(stage="a", dialect="stage")
+    assert parse_cell_tags(["stage:a"]) == parse_cell_tags(["stage:a"], "")
+    assert not parse_cell_tags(["stage:a"]).magic
 
 
 def test_options_holds_only_the_options_set() -> None:
@@ -122,3 +123,33 @@ def test_conflicts_say_how_to_fix_them(tags: list[str], hinted: str) -> None:
 def test_tag_error_is_a_value_error() -> None:
     # callers that only know ValueError still see a tag problem as bad input
     assert issubclass(TagError, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("tags", "source", "tagged", "kale"),
+    [
+        pytest.param([], "", False, False, id="no tags"),
+        pytest.param(["hide-input", "Stage:x"], "", False, False, id="only unknown tags"),
+        pytest.param(["block:"], "", False, True, id="empty Kale block"),
+        pytest.param(["stage:a"], "", True, False, id="stage"),
+        pytest.param(["after:a"], "", True, False, id="after"),
+        pytest.param(["cache:off"], "", True, False, id="option"),
+        pytest.param(["setup"], "", True, False, id="our role"),
+        pytest.param(["skip"], "", True, False, id="skip is shared"),
+        pytest.param(["parameters"], "", True, False, id="papermill's parameters"),
+        pytest.param([], "%%mlops stage a", True, False, id="stage line"),
+        pytest.param(["block:a"], "", True, True, id="Kale block"),
+        pytest.param(["step:a"], "", True, True, id="Kale step"),
+        pytest.param(["prev:a"], "", True, True, id="Kale prev"),
+        pytest.param(["imports"], "", True, True, id="Kale imports"),
+        pytest.param(["functions"], "", True, True, id="Kale functions"),
+        pytest.param(["pipeline-parameters"], "", True, True, id="Kale parameters"),
+        pytest.param(["pipeline-metrics"], "", True, True, id="Kale metrics"),
+    ],
+)
+def test_a_cell_knows_if_it_is_tagged_and_if_the_tags_are_kales(
+    tags: list[str], source: str, tagged: bool, kale: bool
+) -> None:
+    """An untagged cell continues the cell above; Kale's tags switch on Kale's continuation rule."""
+    parsed = parse_cell_tags(tags, source)
+    assert (parsed.tagged, parsed.kale) == (tagged, kale)

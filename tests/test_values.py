@@ -233,9 +233,9 @@ def test_a_value_that_cannot_travel_names_variable_type_and_stage(ctx) -> None:
 
 
 def test_an_open_file_cannot_travel(ctx, tmp_path) -> None:
-    with open(tmp_path / "f.txt", "w") as handle:
-        with pytest.raises(ValueTransferError, match=r"cannot pass 'fh' \(a _io.TextIOWrapper\)"):
-            values.save_outputs(ctx, {"fh": handle}, ["fh"])
+    expected = r"cannot pass 'fh' \(a _io.TextIOWrapper\)"
+    with open(tmp_path / "f.txt", "w") as handle, pytest.raises(ValueTransferError, match=expected):
+        values.save_outputs(ctx, {"fh": handle}, ["fh"])
 
 
 def test_a_missing_value_names_variable_stage_and_readers(ctx) -> None:

@@ -49,7 +49,7 @@ def run_command(args: argparse.Namespace) -> int:
 
         raise MlopsError("--jobs needs a number of at least 1.")
     progress = Progress(enabled=sys.stderr.isatty() or not args.json)
-    run = run_pipeline(args.target, options, progress)
+    run = run_pipeline(args.target, options, [progress])
     if args.json:
         print(json.dumps(run, indent=2, default=str))
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
 _MARKS = {
     "running": "..",
@@ -21,6 +21,18 @@ class Progress:
         self.enabled = enabled
         self.start = time.monotonic()
         self.width = 12
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        """A run listener: one line per stage state change."""
+        kind = event["event"]
+        if kind == "run":
+            self.header(
+                f"run {event['run_id']}: pipeline '{event['pipeline']}' version {event['version']}"
+            )
+        elif kind == "stage":
+            self.stage(event["stage"], event["status"], event["duration_s"], event["error"] or "")
+        elif kind == "interrupting":
+            self.header("interrupted: stopping kernels")
 
     def header(self, text: str) -> None:
         if self.enabled:

@@ -28,7 +28,6 @@ from .cache import stage_key
 from .executor import Executor, StageOutcome, StageTask, load_executor
 from .params import coerce
 from .plan import Plan, load_plan, select
-from .progress import Progress
 
 
 @dataclass
@@ -42,6 +41,12 @@ class RunOptions:
     executor: str = "local"
     executor_options: dict[str, Any] = field(default_factory=dict)
     origin: str = "cli"
+    cancel: threading.Event | None = None  # set it to stop the run as Ctrl-C would
+
+
+# A run reports what happens as plain dicts, to any number of listeners (the terminal progress,
+# a widget, the server's run registry): {"event": "run" | "stage" | "end", "run_id", ...}.
+Listener = Callable[[dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -98,12 +103,12 @@ def _terminate_as_interrupt() -> Iterator[None]:
 
 class _Run:
     def __init__(
-        self, target: Target, options: RunOptions, progress: Progress, store: Store
+        self, target: Target, options: RunOptions, listeners: list[Listener], store: Store
     ) -> None:
         self.plan = target.plan
         self.target = target
         self.options = options
-        self.progress = progress
+        self.listeners = listeners
         self.store = store
         self.values = coerce(self.plan.parameters, options.parameters)
         selected = select(self.plan, options.stages, options.from_stage)
@@ -229,7 +234,7 @@ class _Run:
             cache_key=key,
             notebook=str(task.executed),
         )
-        self.progress.stage(name, "running")
+        self._emit("stage", stage=name, status="running", duration_s=None, error=None)
         self.futures[self.executor.submit(task)] = (name, key)
         # stages still to decide may each need a kernel: have them booting meanwhile
         self.executor.warm(sum(1 for s in self.status.values() if s == "pending"))
@@ -270,8 +275,12 @@ class _Run:
         self.store.update_stage(self.run_id, name, **fields)
         if metrics:
             self.store.add_metrics(self.run_id, name, [(k, None, v) for k, v in metrics.items()])
-        self.progress.stage(
-            name, status, ended - started if status != "cached" else None, error or ""
+        self._emit(
+            "stage",
+            stage=name,
+            status=status,
+            duration_s=None if status == "cached" else ended - started,
+            error=error,
         )
 
     def _record(self, name: str, key: str, outcome: StageOutcome) -> None:
@@ -318,13 +327,28 @@ class _Run:
 
     # -- the loop
 
+    def _emit(self, event: str, **fields: Any) -> None:
+        message = {"event": event, "run_id": getattr(self, "run_id", None), **fields}
+        for listener in self.listeners:
+            try:
+                listener(message)
+            except Exception:  # a broken display must not break the run
+                pass
+
     def _loop(self) -> None:
+        cancel = self.options.cancel
         while True:
             while self._schedule():
                 pass
             if not self.futures:
                 return
-            done, _ = wait(list(self.futures), return_when=FIRST_COMPLETED)
+            if cancel is not None and cancel.is_set():
+                raise KeyboardInterrupt
+            done, _ = wait(
+                list(self.futures),
+                timeout=None if cancel is None else 0.2,
+                return_when=FIRST_COMPLETED,
+            )
             for future in done:
                 name, key = self.futures.pop(future)
                 self._record(name, key, future.result())
@@ -354,7 +378,14 @@ class _Run:
             environment=self.env,
             origin=self.options.origin,
         )
-        self.progress.header(f"run {self.run_id}: pipeline '{plan.name}' version {plan.version}")
+        self._emit(
+            "run",
+            pipeline=plan.name,
+            version=plan.version,
+            stages=[s.name for s in self.order],
+            after={s.name: [u for u in s.after if u in self.status] for s in self.order},
+            run_dir=str(self.run_dir),
+        )
         outcome, error = "succeeded", None
         try:
             with _terminate_as_interrupt():
@@ -362,7 +393,7 @@ class _Run:
                     self._loop()
                 except KeyboardInterrupt:
                     outcome = "interrupted"
-                    self.progress.header("interrupted: stopping kernels")
+                    self._emit("interrupting")
                     self._cancel("interrupted")
                 except BaseException as exc:  # our own bug: stop cleanly, keep the record true
                     outcome, error = "failed", f"internal error: {type(exc).__name__}: {exc}"
@@ -378,20 +409,18 @@ class _Run:
             write_atomic(
                 self.run_dir / "run.json", json.dumps(record, indent=2, default=str), fsync=False
             )
+            self._emit("end", status=outcome)
         return self.run_id
 
 
 def run_pipeline(
     target: str | Path | Target,
     options: RunOptions | None = None,
-    progress: Progress | None = None,
-    on_store: Callable[[Store], None] | None = None,
+    listeners: list[Listener] | None = None,
 ) -> dict[str, Any]:
     """Run a notebook or compiled folder; returns the run as the ``mlops run --json`` object."""
     prepared = target if isinstance(target, Target) else prepare(target)
     with Store(prepared.home) as store:
-        if on_store:
-            on_store(store)
-        run = _Run(prepared, options or RunOptions(), progress or Progress(enabled=False), store)
+        run = _Run(prepared, options or RunOptions(), list(listeners or []), store)
         run_id = run.execute()
         return store.get_run(run_id)
