@@ -67,9 +67,11 @@ def _samples(fn: Callable[[], object], runs: int, warmup: int = 1) -> list[float
 
 
 def _run(cmd: list[str], cwd: Path) -> None:
-    proc = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
+        raise SystemExit(
+            f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}"
+        )
 
 
 def _cpu_model() -> str:
@@ -87,13 +89,18 @@ def _code_version() -> dict[str, object]:
     import mlops_jupyter
 
     root = Path(mlops_jupyter.__file__).resolve().parent
-    info: dict[str, object] = {"package": str(root), "version": getattr(mlops_jupyter, "__version__", None)}
+    info: dict[str, object] = {
+        "package": str(root),
+        "version": getattr(mlops_jupyter, "__version__", None),
+    }
     try:
         git = ["git", "-C", str(root)]
-        info["commit"] = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True,
-                                        text=True, check=True).stdout.strip()
-        dirty = subprocess.run([*git, "status", "--porcelain", "--", "."], capture_output=True,
-                               text=True, check=True).stdout.splitlines()
+        info["commit"] = subprocess.run(
+            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            [*git, "status", "--porcelain", "--", "."], capture_output=True, text=True, check=True
+        ).stdout.splitlines()
         info["uncommitted_files_in_package"] = len(dirty)
     except (OSError, subprocess.CalledProcessError):
         pass
@@ -120,15 +127,21 @@ def main() -> int:
     parser.add_argument("--cells", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=10, help="in-process runs (after one warm-up)")
     parser.add_argument("--process-runs", type=int, default=5, help="`mlops compile` process runs")
-    parser.add_argument("--nbconvert-runs", type=int, default=3, help="`jupyter nbconvert` process runs")
-    parser.add_argument("--json", default=str(HERE / "results" / "compile.json"), help="where to write results")
+    parser.add_argument(
+        "--nbconvert-runs", type=int, default=3, help="`jupyter nbconvert` process runs"
+    )
+    parser.add_argument(
+        "--json", default=str(HERE / "results" / "compile.json"), help="where to write results"
+    )
     args = parser.parse_args()
 
     mlops, jupyter = _tool("mlops"), _tool("jupyter")
     work = Path(tempfile.mkdtemp(prefix="mlops-bench-"))
     try:
         nb = gen_notebook.write(work / "big.ipynb", args.stages, args.cells)
-        print(f"notebook: {args.cells} cells, {args.stages} stages, {nb.stat().st_size / 1024:.0f} KiB  ({nb})")
+        print(
+            f"notebook: {args.cells} cells, {args.stages} stages, {nb.stat().st_size / 1024:.0f} KiB  ({nb})"
+        )
 
         results: dict[str, dict[str, object]] = {}
 
@@ -139,7 +152,9 @@ def main() -> int:
         import_s = time.perf_counter() - t0
         pipeline = load_pipeline(nb)
         edges = sum(len(s.inputs) for s in pipeline.stages)
-        print(f"pipeline: {len(pipeline.stages)} stages, {edges} data-flow inputs, version {pipeline.version}")
+        print(
+            f"pipeline: {len(pipeline.stages)} stages, {edges} data-flow inputs, version {pipeline.version}"
+        )
 
         results["load_pipeline"] = _stats(_samples(lambda: load_pipeline(nb), args.runs))
 
@@ -160,16 +175,30 @@ def main() -> int:
             return lambda: _run(cmd_for(next(n)), work)
 
         results["mlops_compile_process"] = _stats(
-            _samples(process(lambda i: [mlops, "compile", str(nb), "-o", str(work / f"proc-{i}")]), args.process_runs)
+            _samples(
+                process(lambda i: [mlops, "compile", str(nb), "-o", str(work / f"proc-{i}")]),
+                args.process_runs,
+            )
         )
         results["nbconvert_script_process"] = _stats(
             _samples(
-                process(lambda i: [jupyter, "nbconvert", "--to", "script", str(nb),
-                                   "--output-dir", str(work / f"nbc-{i}")]),
+                process(
+                    lambda i: [
+                        jupyter,
+                        "nbconvert",
+                        "--to",
+                        "script",
+                        str(nb),
+                        "--output-dir",
+                        str(work / f"nbc-{i}"),
+                    ]
+                ),
                 args.nbconvert_runs,
             )
         )
-        results["python_pass_process"] = _stats(_samples(process(lambda i: [sys.executable, "-c", "pass"]), 5))
+        results["python_pass_process"] = _stats(
+            _samples(process(lambda i: [sys.executable, "-c", "pass"]), 5)
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -197,8 +226,10 @@ def main() -> int:
     print()
     print(f"first import of mlops_jupyter.compiler in this process: {_fmt(import_s).strip()}")
     print(f"nbconvert / mlops compile (process): {speedup:.1f}x")
-    print(f"mlops compile process minus python floor: "
-          f"{_fmt(med['mlops_compile_process'] - med['python_pass_process']).strip()}")
+    print(
+        f"mlops compile process minus python floor: "
+        f"{_fmt(med['mlops_compile_process'] - med['python_pass_process']).strip()}"
+    )
     for name, ok in targets.items():
         print(f"target {name}: {'met' if ok else 'MISSED'}")
 
@@ -213,8 +244,12 @@ def main() -> int:
             "loadavg_at_end": os.getloadavg() if hasattr(os, "getloadavg") else None,
         },
         "code": _code_version(),
-        "notebook": {"cells": args.cells, "stages": args.stages, "data_flow_inputs": edges,
-                     "generator": "benchmarks/gen_notebook.py"},
+        "notebook": {
+            "cells": args.cells,
+            "stages": args.stages,
+            "data_flow_inputs": edges,
+            "generator": "benchmarks/gen_notebook.py",
+        },
         "import_compiler_s": import_s,
         "results": results,
         "ratios": {"nbconvert_over_mlops_compile_process": speedup},

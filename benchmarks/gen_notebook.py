@@ -28,7 +28,12 @@ FOOTER_CELLS = 1  # metrics
 
 def _cell(kind: str, cell_id: str, source: str, tags: list[str] | None = None) -> dict[str, Any]:
     lines = source.strip("\n").splitlines(keepends=True)
-    cell: dict[str, Any] = {"cell_type": kind, "id": cell_id, "metadata": {"tags": tags} if tags else {}, "source": lines}
+    cell: dict[str, Any] = {
+        "cell_type": kind,
+        "id": cell_id,
+        "metadata": {"tags": tags} if tags else {},
+        "source": lines,
+    }
     if kind == "code":
         cell["execution_count"] = None
         cell["outputs"] = []
@@ -78,7 +83,9 @@ def clip(value, low=0.0, high=1000.0):
 '''
 
 
-def _stage_cells(k: int, ups: list[int], rng: random.Random, n_code: int, last: bool) -> list[dict[str, Any]]:
+def _stage_cells(
+    k: int, ups: list[int], rng: random.Random, n_code: int, last: bool
+) -> list[dict[str, Any]]:
     """One stage: a markdown cell and ``n_code`` (8 or 9) code cells."""
     s = f"{k:03d}"
     name = f"s{s}"
@@ -87,7 +94,11 @@ def _stage_cells(k: int, ups: list[int], rng: random.Random, n_code: int, last: 
             "markdown",
             f"md-{s}",
             f"### Stage {name}\n\nBuilds `vals_{s}` and `stats_{s}`"
-            + (" from " + ", ".join(f"`vals_{u:03d}`" for u in ups) if ups else " from the parameters")
+            + (
+                " from " + ", ".join(f"`vals_{u:03d}`" for u in ups)
+                if ups
+                else " from the parameters"
+            )
             + ".",
         )
     ]
@@ -144,14 +155,15 @@ def _stage_cells(k: int, ups: list[int], rng: random.Random, n_code: int, last: 
         f"    for a, b in zip(itertools.cycle(top_{s}), upstream_{s})\n"
         f"][:n_rows]"
     )
-    tail = f'print(f"{name} [{{label}}]: mean={{stats_{s}[\'mean\']:.2f}} n={{stats_{s}[\'n\']}}")'
+    tail = f"print(f\"{name} [{{label}}]: mean={{stats_{s}['mean']:.2f}} n={{stats_{s}['n']}}\")"
     if last:
         tail = f'final_score = round(stats_{s}["mean"], 4)\n' + tail
     code.append(tail)
     if n_code == 8:  # a shorter stage: its last two code cells are one cell
         code[-2:] = ["\n".join(code[-2:])]
     cells.extend(
-        _cell("code", f"c-{s}-{j}", src, [f"stage:{name}"] if j == 0 else None) for j, src in enumerate(code)
+        _cell("code", f"c-{s}-{j}", src, [f"stage:{name}"] if j == 0 else None)
+        for j, src in enumerate(code)
     )
     return cells
 
@@ -194,7 +206,10 @@ def generate(stages: int = 100, cells: int = 1000, seed: int = 1234) -> dict[str
 
 def write(path: str | Path, stages: int = 100, cells: int = 1000, seed: int = 1234) -> Path:
     path = Path(path)
-    path.write_text(json.dumps(generate(stages, cells, seed), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps(generate(stages, cells, seed), indent=1, ensure_ascii=False) + "\n",
+        encoding="utf-8",
+    )
     return path
 
 
