@@ -19,33 +19,31 @@ def _print_json(data: Any) -> None:
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
-    from .compiler import load_pipeline
+    from . import api
     from .explain import explain_text
 
-    pipeline = load_pipeline(args.notebook)
+    pipeline = api.explain(args.notebook)
     if args.json:
-        _print_json(pipeline.to_dict())
+        _print_json(pipeline)
     else:
         sys.stdout.write(explain_text(pipeline))
     return EXIT_OK
 
 
 def _cmd_compile(args: argparse.Namespace) -> int:
-    from .compiler import compile_notebook
+    from . import api
 
-    compiled = compile_notebook(args.notebook, args.output)
+    compiled = api.compile(args.notebook, args.output)
     if args.json:
-        _print_json(compiled.to_dict())
+        _print_json(compiled)
     else:
-        p = compiled.pipeline
+        out = compiled["output"]
         print(
-            f"Compiled pipeline '{p.name}' version {p.version} ({len(p.stages)} stages) "
-            f"into {compiled.output}"
+            f"Compiled pipeline '{compiled['pipeline']}' version {compiled['version']} "
+            f"({len(compiled['stages'])} stages) into {out}"
         )
-        print(
-            f"Run it:  mlops run {compiled.output}   or   python {compiled.output / 'pipeline.py'}"
-        )
-    for warning in compiled.pipeline.warnings:
+        print(f"Run it:  mlops run {out}   or   python {out}/pipeline.py")
+    for warning in compiled["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
     return EXIT_OK
 

@@ -69,6 +69,15 @@ class Stage:
             "parameters": list(self.parameters),
             "metrics": list(self.metrics),
             "from": dict(self.inputs),
+            # where each input is first read and each output last written: the "why"
+            "why": {
+                name: {"cell": use.cell, "line": use.line, "how": use.how}
+                for name, use in [
+                    *((n, self.reads[n]) for n in self.inputs if n in self.reads),
+                    *((n, self.writes[n]) for n in self.outputs if n in self.writes),
+                ]
+            },
+            "explicit_after": list(self.explicit_after),
         }
 
 
@@ -101,5 +110,10 @@ class Pipeline:
             "notebook": self.notebook,
             "parameters": self.parameters_json(),
             "stages": [stage.to_dict() for stage in self.stages],
+            "setup_cells": [cell.index for cell in self.setup],
+            "parameter_cells": {
+                p.name: {"cell": p.cell, "id": p.cell_id, "line": p.line}
+                for p in self.parameters.values()
+            },
             "warnings": list(self.warnings),
         }

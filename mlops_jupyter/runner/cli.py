@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .. import api
 from ..paths import find_home
 from .params import split_assignments
 from .progress import Progress
-from .run import RunOptions, run_pipeline
 
 
 def _split(values: list[str]) -> list[str]:
@@ -36,20 +36,22 @@ def summary(run: dict[str, Any]) -> str:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    options = RunOptions(
-        parameters=split_assignments(args.param),
-        jobs=args.jobs,
-        no_cache=args.no_cache,
-        force=_split(args.force),
-        stages=_split([args.stages]) if args.stages else None,
-        from_stage=args.from_stage,
-    )
     if args.jobs is not None and args.jobs < 1:
         from ..errors import MlopsError
 
         raise MlopsError("--jobs needs a number of at least 1.")
     progress = Progress(enabled=sys.stderr.isatty() or not args.json)
-    run = run_pipeline(args.target, options, [progress])
+    run = api.run(
+        args.target,
+        split_assignments(args.param),
+        jobs=args.jobs,
+        no_cache=args.no_cache,
+        force=_split(args.force),
+        stages=_split([args.stages]) if args.stages else None,
+        from_stage=args.from_stage,
+        origin="cli",
+        listeners=[progress],
+    )
     if args.json:
         print(json.dumps(run, indent=2, default=str))
     else:
@@ -64,8 +66,7 @@ def _store() -> Any:
 
 
 def runs_command(args: argparse.Namespace) -> int:
-    with _store() as store:
-        runs = store.list_runs(limit=args.limit)
+    runs = api.runs(limit=args.limit)
     if args.json:
         print(json.dumps(runs, indent=2, default=str))
         return 0
@@ -85,8 +86,7 @@ def runs_command(args: argparse.Namespace) -> int:
 
 
 def show_command(args: argparse.Namespace) -> int:
-    with _store() as store:
-        run = store.get_run(store.resolve_run(args.run))
+    run = api.show(args.run)
     if args.json:
         print(json.dumps(run, indent=2, default=str))
         return 0
