@@ -14,8 +14,10 @@ def explain_text(pipeline: dict[str, Any]) -> str:
     if pipeline["parameters"]:
         lines.append("Parameters:")
         for name, p in pipeline["parameters"].items():
+            where = pipeline["parameter_cells"][name]
             lines.append(
-                f"  {name}: {p['type']} = {p['default']!r}   (cell {p['cell']}, line {p['line']})"
+                f"  {name}: {p['type']} = {p['default']!r}   "
+                f"(cell {where['cell']}, line {where['line']})"
             )
         lines.append("")
     if pipeline["setup_cells"]:
