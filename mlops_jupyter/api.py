@@ -84,3 +84,76 @@ def show(run_ref: str, where: str | Path | None = None) -> dict[str, Any]:
     """One run (``mlops show --json``); ``run_ref`` is an id, a unique prefix, or ``latest``."""
     with _store(where) as store:
         return store.get_run(store.resolve_run(run_ref))
+
+
+def metrics(
+    run_ref: str = "latest", keys: list[str] | None = None, where: str | Path | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """``{key: [{"step", "value", "time", "stage"}, ...]}`` for one run (``mlops metrics --json``)."""
+    with _store(where) as store:
+        return store.metric_series(store.resolve_run(run_ref), keys)
+
+
+def metrics_over_runs(
+    keys: list[str] | None = None,
+    *,
+    runs: int = 20,
+    pipeline: str | None = None,
+    where: str | Path | None = None,
+) -> list[dict[str, Any]]:
+    """The last ``runs`` runs (newest first) with their parameters and last metric values."""
+    found = []
+    with _store(where) as store:
+        for run in store.list_runs(limit=runs if not pipeline else 10 * runs):
+            if pipeline and run["pipeline"] != pipeline:
+                continue
+            values = run["metrics"]
+            if keys:
+                values = {k: v for k, v in values.items() if k in keys}
+            found.append(
+                {
+                    "run_id": run["run_id"],
+                    "pipeline": run["pipeline"],
+                    "version": run["version"],
+                    "status": run["status"],
+                    "started_at": run["started_at"],
+                    "parameters": run["parameters"],
+                    "metrics": values,
+                }
+            )
+            if len(found) == runs:
+                break
+    return found
+
+
+def params(run_ref: str = "latest", where: str | Path | None = None) -> dict[str, Any]:
+    """The parameter values a run used."""
+    return dict(show(run_ref, where)["parameters"])
+
+
+def diff(run_a: str, run_b: str, where: str | Path | None = None) -> dict[str, Any]:
+    """Two runs side by side: ``{section: {name: [a, b]}}`` for what differs, plus both ids."""
+    a, b = show(run_a, where), show(run_b, where)
+
+    def side_by_side(left: dict[str, Any], right: dict[str, Any]) -> dict[str, list[Any]]:
+        names = list(dict.fromkeys([*left, *right]))
+        return {n: [left.get(n), right.get(n)] for n in names if left.get(n) != right.get(n)}
+
+    stage_status = {s["name"]: s["status"] for s in a["stages"]}
+    other_status = {s["name"]: s["status"] for s in b["stages"]}
+    return {
+        "a": a["run_id"],
+        "b": b["run_id"],
+        "parameters": side_by_side(a["parameters"], b["parameters"]),
+        "metrics": side_by_side(a["metrics"], b["metrics"]),
+        "code": side_by_side(
+            {"pipeline": a["pipeline"], "version": a["version"], **a["code"]},
+            {"pipeline": b["pipeline"], "version": b["version"], **b["code"]},
+        ),
+        "data": side_by_side(a.get("data", {}), b.get("data", {})),
+        "stages": side_by_side(stage_status, other_status),
+        "environment": side_by_side(
+            {"python": a["environment"].get("python"), **a["environment"].get("packages", {})},
+            {"python": b["environment"].get("python"), **b["environment"].get("packages", {})},
+        ),
+    }

@@ -361,6 +361,28 @@ class Store:
             "environment": environment,
         }
 
+    def metric_series(
+        self, run_id: str, keys: list[str] | None = None
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Every logged value of a run, by key, in logging order (NaN is stored as NULL)."""
+        query = "SELECT key, step, value, time, stage FROM metrics WHERE run_id = ?"
+        args: list[Any] = [run_id]
+        if keys:
+            query += f" AND key IN ({', '.join('?' * len(keys))})"
+            args += keys
+        found: dict[str, list[dict[str, Any]]] = {}
+        for row in self.db.execute(query + " ORDER BY time, rowid", args):
+            value = float("nan") if row["value"] is None else row["value"]
+            found.setdefault(row["key"], []).append(
+                {
+                    "step": row["step"],
+                    "value": value,
+                    "time": _iso(row["time"]),
+                    "stage": row["stage"],
+                }
+            )
+        return found
+
     def referenced_objects(self) -> set[str]:
         keys: set[str] = set()
         for (text,) in self.db.execute(
