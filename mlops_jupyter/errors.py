@@ -62,3 +62,7 @@ class MlopsError(Exception):
 
 class CompileError(MlopsError):
     """A notebook that cannot become a pipeline (bad tags, syntax, parameters, cycles...)."""
+
+
+class NotFoundError(MlopsError):
+    """A run (or other record) that is not there: faces may answer differently (HTTP 404)."""

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .errors import MlopsError
+from .errors import MlopsError, NotFoundError
 
 MIGRATIONS: list[str] = [
     # 1: the first schema
@@ -290,7 +290,9 @@ class Store:
             row = self.db.execute("SELECT id FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()
             if row:
                 return str(row["id"])
-            raise MlopsError("there are no runs yet.", hint="Start one with `mlops run NOTEBOOK`.")
+            raise NotFoundError(
+                "there are no runs yet.", hint="Start one with `mlops run NOTEBOOK`."
+            )
         rows = self.db.execute(
             "SELECT id FROM runs WHERE id = ? OR id LIKE ? ORDER BY id LIMIT 2", (ref, ref + "%")
         ).fetchall()
@@ -300,14 +302,14 @@ class Store:
         if len(rows) == 1:
             return str(rows[0]["id"])
         if not rows:
-            raise MlopsError(f"no run '{ref}'.", hint="`mlops runs` lists them.")
+            raise NotFoundError(f"no run '{ref}'.", hint="`mlops runs` lists them.")
         raise MlopsError(f"'{ref}' matches several runs.", hint="Give more of the run id.")
 
     def get_run(self, run_id: str) -> dict[str, Any]:
         """The run as the ``mlops run --json`` / ``mlops show --json`` object."""
         row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
-            raise MlopsError(f"no run '{run_id}'.", hint="`mlops runs` lists them.")
+            raise NotFoundError(f"no run '{run_id}'.", hint="`mlops runs` lists them.")
         self._reap([row])
         row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         params = {
