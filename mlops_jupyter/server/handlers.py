@@ -1,0 +1,359 @@
+"""The REST handlers: parse the request, call ``mlops_jupyter.api`` off the event loop, reply JSON.
+
+docs/rest-api.md is the contract these implement. Every handler is authenticated (token or
+login cookie; XSRF for non-GET is Jupyter Server's own check) and authorized through the
+server's Authorizer; every ``path`` goes through :func:`.paths.resolve` before it is used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.client import responses
+from pathlib import Path
+from typing import Any, TypeVar
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+from tornado import web
+
+from .. import api
+from ..errors import MlopsError, NotFoundError
+from ..paths import find_home
+from .paths import PathError, Resolved, inside, relative, resolve
+from .runs import RunRegistry
+
+STATE_KEY = "mlops_jupyter"  # the tornado settings key of the ServerState
+API_PREFIX = "mlops/api"
+RUN_OPTIONS = {"path", "parameters", "stages", "from", "no_cache", "force", "jobs"}
+
+T = TypeVar("T")
+
+
+@dataclass
+class ServerState:
+    """What the handlers share, one per server (in the settings, never a module global)."""
+
+    root: Path  # the server's root directory: no path outside it is served
+    runs: RunRegistry
+
+
+def error_body(message: str, **fields: Any) -> dict[str, Any]:
+    """The one error shape (``MlopsError.to_dict()``'s keys), for errors that are not MlopsErrors."""
+    body: dict[str, Any] = dict.fromkeys(("notebook", "cell", "cell_id", "line", "hint"))
+    body.update(error=message, text=message, **fields)
+    return body
+
+
+class ApiError(web.HTTPError):
+    """An HTTP error whose JSON body is given whole."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        # tornado logs log_message as a %-format string: escape what the message brings
+        super().__init__(status, str(body.get("text", "")).replace("%", "%%"))
+        self.body = body
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities (a metric may be one) as null: JSON has no spelling for them."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+class MlopsHandler(APIHandler):
+    """Shared parsing, error shaping and thread hand-off for every route."""
+
+    auth_resource = "contents"
+
+    @property
+    def state(self) -> ServerState:
+        state: ServerState = self.settings[STATE_KEY]
+        return state
+
+    # -- replies
+
+    def reply(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(json.dumps(_finite(data), allow_nan=False, default=str))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Every error is the same JSON shape, so the frontend has one way to show them."""
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, ApiError):
+            body = exc.body
+        elif isinstance(exc, web.HTTPError):
+            message = exc.reason or responses.get(status_code, "error")
+            if exc.log_message:
+                message = exc.log_message % exc.args if exc.args else exc.log_message
+            elif status_code == 403:
+                message = "forbidden: send the server's token (or login cookie and XSRF token)."
+            body = error_body(message)
+        elif exc is not None:  # a bug of ours: say what it was; the traceback is in the log
+            body = error_body(f"internal error: {type(exc).__name__}: {exc}")
+        else:
+            body = error_body(responses.get(status_code, "error"))
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(_finite(body), default=str))
+
+    def mlops_error(self, exc: MlopsError, about: Resolved | None = None) -> ApiError:
+        """400 (404 for a missing run) with the error's cell-pointing fields; the notebook is
+        named by the client's own path, so it can find the cell in the document it has open."""
+        if about is not None and exc.notebook and _same_file(exc.notebook, about.path):
+            exc.notebook = about.api_path
+        return ApiError(404 if isinstance(exc, NotFoundError) else 400, exc.to_dict())
+
+    # -- input
+
+    def notebook(self, api_path: object) -> Resolved:
+        allow_hidden = bool(getattr(self.contents_manager, "allow_hidden", False))
+        try:
+            return resolve(self.state.root, api_path, allow_hidden=allow_hidden)
+        except PathError as exc:
+            raise ApiError(exc.status, error_body(exc.message)) from None
+
+    def body(self) -> dict[str, Any]:
+        data = self.get_json_body()  # a 400 of Jupyter Server's own for invalid JSON
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            raise ApiError(400, error_body("the request body must be a JSON object."))
+        return data
+
+    def where(self, run_ref: str) -> Path:
+        """Which store a run is read from: the ``path`` sent, else the store of a run this server
+        started, else the store serving the root directory."""
+        sent = self.get_query_argument("path", None)
+        if sent is not None:
+            return self.notebook(sent).path
+        live = self.state.runs.get(run_ref)
+        return live.target if live else self.state.root
+
+    # -- work off the event loop
+
+    async def blocking(
+        self, fn: Callable[..., T], *args: Any, about: Resolved | None = None, **kwargs: Any
+    ) -> T:
+        """Compile, explain and store reads take milliseconds to seconds: never on the loop."""
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except MlopsError as exc:
+            raise self.mlops_error(exc, about) from None
+        except PathError as exc:
+            raise ApiError(exc.status, error_body(exc.message)) from None
+
+    def present(self, run: dict[str, Any]) -> dict[str, Any]:
+        """The ``mlops show --json`` object plus root-relative paths and whether it is ours to
+        cancel (docs/rest-api.md). Touches the file system: call it through :meth:`blocking`."""
+        root = self.state.root
+        shown = dict(run)
+        shown["path"] = relative(root, run.get("notebook"))
+        shown["stages"] = [
+            {
+                **stage,
+                "path": relative(root, stage["notebook"])
+                if stage.get("notebook") and os.path.exists(stage["notebook"])
+                else None,
+            }
+            for stage in run.get("stages", [])
+        ]
+        live = self.state.runs.get(run["run_id"])
+        shown["cancellable"] = bool(live and live.running and run["status"] == "running")
+        return shown
+
+
+def _same_file(named: str, path: Path) -> bool:
+    return os.path.isabs(named) and os.path.realpath(named) == os.path.realpath(path)
+
+
+def _named_by_client(data: dict[str, Any], about: Resolved) -> dict[str, Any]:
+    # the CLI's object names the notebook by file name; the client needs its own path back
+    return {**data, "path": about.api_path}
+
+
+def _string_list(body: dict[str, Any], key: str) -> list[str] | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ApiError(400, error_body(f"'{key}' must be a list of stage names."))
+    return value
+
+
+def _int_argument(handler: MlopsHandler, name: str, default: int, low: int, high: int) -> int:
+    text = handler.get_query_argument(name, None)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise ApiError(400, error_body(f"'{name}' must be a whole number from {low} to {high}."))
+    return value
+
+
+# -- the routes (the table is in extension.py)
+
+
+class PipelineHandler(MlopsHandler):
+    @web.authenticated
+    @authorized("read", "contents")
+    async def get(self) -> None:
+        notebook = self.notebook(self.get_query_argument("path", None))
+        data = await self.blocking(api.explain, notebook.path, about=notebook)
+        self.reply(_named_by_client(data, notebook))
+
+
+class CompileHandler(MlopsHandler):
+    @web.authenticated
+    @authorized("write", "contents")
+    async def post(self) -> None:
+        notebook = self.notebook(self.body().get("path"))
+        data = await self.blocking(api.compile, notebook.path, about=notebook)
+        self.reply(_named_by_client(data, notebook))
+
+
+class RunsHandler(MlopsHandler):
+    @web.authenticated
+    @authorized("read", "contents")
+    async def get(self) -> None:
+        sent = self.get_query_argument("path", None)
+        limit = _int_argument(self, "limit", 20, 1, 1000)
+        notebook = self.notebook(sent) if sent is not None else None
+
+        def listed() -> list[dict[str, Any]]:
+            if notebook is None:
+                runs = api.runs(self.state.root, limit=limit)
+            else:
+                runs = api.runs(limit=limit, notebook=notebook.path)
+            return [self.present(run) for run in runs]
+
+        self.reply(await self.blocking(listed, about=notebook))
+
+    @web.authenticated
+    @authorized("execute", "kernels")  # a run executes the notebook's code
+    async def post(self) -> None:
+        body = self.body()
+        unknown = sorted(set(body) - RUN_OPTIONS)
+        if unknown:
+            raise ApiError(400, error_body(f"unknown keys: {', '.join(unknown)}."))
+        notebook = self.notebook(body.get("path"))
+        parameters = body.get("parameters") or {}
+        if not isinstance(parameters, dict):
+            raise ApiError(400, error_body("'parameters' must be an object {name: value}."))
+        options: dict[str, Any] = {
+            "stages": _string_list(body, "stages"),
+            "force": _string_list(body, "force"),
+            "from_stage": body.get("from"),
+            "no_cache": body.get("no_cache", False),
+            "jobs": body.get("jobs"),
+        }
+        if options["from_stage"] is not None and not isinstance(options["from_stage"], str):
+            raise ApiError(400, error_body("'from' must be a stage name."))
+        if not isinstance(options["no_cache"], bool):
+            raise ApiError(400, error_body("'no_cache' must be true or false."))
+        jobs = options["jobs"]
+        if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+            raise ApiError(400, error_body("'jobs' must be a whole number of at least 1."))
+        try:
+            started = self.state.runs.start(notebook.path, parameters, options)
+        except RuntimeError as exc:  # shutting down
+            raise ApiError(503, error_body(str(exc))) from None
+        try:
+            # answered once the run is recorded, so the id can be polled at once; errors found
+            # before that (compile errors, bad parameters) are this request's 400
+            run_id = await asyncio.wrap_future(started)
+        except MlopsError as exc:
+            raise self.mlops_error(exc, notebook) from None
+        self.set_header("Location", url_path_join(self.base_url, API_PREFIX, "runs", run_id))
+        self.reply({"run_id": run_id}, status=202)
+
+
+class RunHandler(MlopsHandler):
+    @web.authenticated
+    @authorized("read", "contents")
+    async def get(self, run_id: str) -> None:
+        where = self.where(run_id)
+        self.reply(await self.blocking(lambda: self.present(api.show(run_id, where))))
+
+
+class CancelHandler(MlopsHandler):
+    @web.authenticated
+    @authorized("execute", "kernels")
+    async def post(self, run_id: str) -> None:
+        live = self.state.runs.get(run_id)
+        if live is None:  # a prefix, 'latest', or a run this server did not start
+            run = await self.blocking(api.show, run_id, self.where(run_id))
+            run_id = run["run_id"]
+            live = self.state.runs.get(run_id)
+            if live is None:
+                if run["status"] == "running":
+                    raise ApiError(
+                        409,
+                        error_body(
+                            f"run {run_id} was started by another process "
+                            f"(origin {run['origin']}); it can only be stopped there."
+                        ),
+                    )
+                raise ApiError(409, error_body(f"run {run_id} is not running ({run['status']})."))
+        if not live.running:
+            raise ApiError(409, error_body(f"run {run_id} is not running ({live.status})."))
+        live.cancel.set()  # the run loop notices within 0.2 s and stops its kernels
+        self.reply({"run_id": run_id, "status": "interrupting"}, status=202)
+
+
+class MetricsHandler(MlopsHandler):
+    @web.authenticated
+    @authorized("read", "contents")
+    async def get(self, run_id: str) -> None:
+        keys = self.get_query_arguments("key") or None
+        self.reply(await self.blocking(api.metrics, run_id, keys, self.where(run_id)))
+
+
+class StageNotebookHandler(MlopsHandler):
+    @web.authenticated
+    @authorized("read", "contents")
+    async def get(self, run_id: str, stage: str) -> None:
+        where = self.where(run_id)
+
+        def executed() -> str:
+            run = api.show(run_id, where)
+            found = next((s for s in run["stages"] if s["name"] == stage), None)
+            if found is None:
+                raise NotFoundError(f"run {run['run_id']} has no stage '{stage}'.")
+            path = found.get("notebook")
+            if not path or not os.path.isfile(path):
+                raise NotFoundError(
+                    f"stage '{stage}' of run {run['run_id']} has no executed notebook "
+                    f"({found['status']})."
+                )
+            # the path comes from the store's database, which a notebook folder can bring
+            # along: serve only files inside that store's own runs folder
+            if not inside(find_home(where) / "runs", path):
+                raise PathError(
+                    403, f"the executed notebook of stage '{stage}' is outside the store."
+                )
+            return Path(path).read_text(encoding="utf-8")
+
+        text = await self.blocking(executed)
+        self.finish(text)  # already nbformat JSON: no need to parse and re-encode
+
+
+class DiffHandler(MlopsHandler):
+    @web.authenticated
+    @authorized("read", "contents")
+    async def get(self) -> None:
+        a, b = self.get_query_argument("a", None), self.get_query_argument("b", None)
+        if not a or not b:
+            raise ApiError(400, error_body("give the two runs to compare as 'a' and 'b'."))
+        self.reply(await self.blocking(api.diff, a, b, self.where(a)))
