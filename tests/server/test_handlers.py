@@ -1,0 +1,395 @@
+"""The REST API against a real Jupyter Server, real notebooks, real kernels and the real store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import write_notebook  # tests/conftest.py: notebooks as JupyterLab saves them
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
+from mlops_jupyter import api as core
+
+Api = Callable[..., Awaitable[tuple[int, Any]]]
+
+ERROR_KEYS = {"error", "notebook", "cell", "cell_id", "line", "hint", "text"}
+SLOW = [
+    (["stage:first"], "a = 1"),
+    (["stage:sleepy"], "import time\ntime.sleep(120)\nb = a"),
+]
+
+
+async def wait_for(api: Api, run_id: str, done: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    deadline = time.monotonic() + 90
+    while True:
+        status, run = await api("GET", f"runs/{run_id}", path="sub/nb.ipynb")
+        assert status == 200, run
+        if done(run) or time.monotonic() > deadline:
+            return run
+        await asyncio.sleep(0.1)
+
+
+def finished(run: dict[str, Any]) -> bool:
+    return run["status"] != "running"
+
+
+# -- auth
+
+
+@pytest.mark.parametrize(
+    ("method", "route"),
+    [
+        ("GET", "pipeline?path=sub/nb.ipynb"),
+        ("POST", "compile"),
+        ("GET", "runs?path=sub/nb.ipynb"),
+        ("POST", "runs"),
+        ("GET", "runs/latest"),
+        ("POST", "runs/latest/cancel"),
+        ("GET", "runs/latest/metrics"),
+        ("GET", "diff?a=x&b=y"),
+    ],
+)
+@pytest.mark.parametrize("token", [None, "not-the-token"])
+async def test_every_route_refuses_a_request_without_the_token(
+    jp_fetch: Any,
+    jp_http_port: int,
+    jp_base_url: str,
+    root: Path,
+    method: str,
+    route: str,
+    token: str | None,
+) -> None:
+    url = f"http://127.0.0.1:{jp_http_port}{jp_base_url}mlops/api/{route}"
+    headers = {"Authorization": f"token {token}"} if token else {}
+    body = json.dumps({"path": "sub/nb.ipynb"}) if method == "POST" else None
+    with pytest.raises(HTTPClientError) as caught:
+        await AsyncHTTPClient().fetch(url, method=method, body=body, headers=headers)
+    response = caught.value.response
+    assert response is not None
+    assert response.code == 403
+    error = json.loads(response.body)
+    assert set(error) == ERROR_KEYS
+    assert not (root / ".mlops" / "pipelines").exists(), "nothing was compiled"
+    assert core.runs(root) == []
+
+
+# -- paths
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A notebook outside the server root, and a folder holding it."""
+    return write_notebook(tmp_path / "elsewhere" / "secret.ipynb", ["x = 1"])
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "../elsewhere/secret.ipynb",
+        "sub/../../elsewhere/secret.ipynb",
+        "/etc/passwd",
+        "link.ipynb",  # a symlink to a notebook outside
+        "linkdir/secret.ipynb",  # a file inside a symlinked folder outside
+        ".hidden/nb.ipynb",  # hidden, and the server does not allow hidden files
+    ],
+)
+async def test_paths_outside_the_root_are_refused(
+    api: Api, root: Path, outside: Path, path: str
+) -> None:
+    (root / "link.ipynb").symlink_to(outside)
+    (root / "linkdir").symlink_to(outside.parent)
+    write_notebook(root / ".hidden" / "nb.ipynb", ["x = 1"])
+    for method, route, body, params in [
+        ("GET", "pipeline", None, {"path": path}),
+        ("POST", "compile", {"path": path}, {}),
+        ("GET", "runs", None, {"path": path}),
+        ("POST", "runs", {"path": path}, {}),
+    ]:
+        status, error = await api(method, route, body, **params)
+        assert status == 403, (route, error)
+        assert set(error) == ERROR_KEYS
+        assert path in error["error"]
+    assert not (root / ".mlops" / "pipelines").exists()
+    assert not (outside.parent / ".mlops").exists()
+
+
+async def test_a_symlink_that_stays_inside_the_root_is_served(api: Api, root: Path) -> None:
+    (root / "alias.ipynb").symlink_to(root / "sub" / "nb.ipynb")
+    status, pipeline = await api("GET", "pipeline", path="alias.ipynb")
+    assert status == 200, pipeline
+    assert pipeline["path"] == "alias.ipynb"
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({}, 400),
+        ({"path": ""}, 400),
+        ({"path": "nope.ipynb"}, 404),
+        ({"path": "sub/no.ipynb"}, 404),
+    ],
+)
+async def test_missing_and_absent_paths(api: Api, params: dict[str, str], status: int) -> None:
+    code, error = await api("GET", "pipeline", **params)
+    assert code == status
+    assert set(error) == ERROR_KEYS
+
+
+# -- explain and compile
+
+
+async def test_pipeline_is_the_explain_object(api: Api, root: Path) -> None:
+    status, pipeline = await api("GET", "pipeline", path="sub/nb.ipynb")
+    assert status == 200
+    expected = core.explain(root / "sub" / "nb.ipynb")
+    assert pipeline == {**expected, "path": "sub/nb.ipynb"}  # named as the client named it
+    assert [s["name"] for s in pipeline["stages"]] == ["make", "total"]
+    assert pipeline["stages"][1]["from"] == {"x": "make"}
+    assert pipeline["output"] is None
+    assert not (root / ".mlops" / "pipelines").exists(), "explain writes nothing"
+
+
+async def test_compile_writes_the_pipeline_and_leaves_the_notebook_alone(
+    api: Api, root: Path
+) -> None:
+    source = (root / "sub" / "nb.ipynb").read_bytes()
+    status, compiled = await api("POST", "compile", {"path": "sub/nb.ipynb"})
+    assert status == 200, compiled
+    assert (compiled["notebook"], compiled["path"]) == ("nb.ipynb", "sub/nb.ipynb")
+    output = Path(compiled["output"])
+    assert (output / "pipeline.json").is_file()
+    assert (output / "stages" / "make.ipynb").is_file()
+    assert str(output).startswith(str(root / ".mlops")), "the store that serves the notebook"
+    assert (root / "sub" / "nb.ipynb").read_bytes() == source
+
+
+BROKEN = [
+    (["stage:a"], "x = 1"),
+    "y = x + 1",
+    {"tags": ["stage:b"], "source": "z = (", "id": "broken-cell"},
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "route"), [("GET", "pipeline"), ("POST", "compile"), ("POST", "runs")]
+)
+async def test_a_compile_error_points_at_the_cell(
+    api: Api, root: Path, method: str, route: str
+) -> None:
+    write_notebook(root / "sub" / "broken.ipynb", BROKEN)
+    if method == "GET":
+        status, error = await api(method, route, path="sub/broken.ipynb")
+    else:
+        status, error = await api(method, route, {"path": "sub/broken.ipynb"})
+    assert status == 400
+    assert set(error) == ERROR_KEYS
+    assert error["notebook"] == "sub/broken.ipynb"
+    assert (error["cell"], error["cell_id"], error["line"]) == (3, "broken-cell", 1)
+    assert "syntax error" in error["error"]
+    assert error["hint"]
+    assert error["text"].startswith("sub/broken.ipynb, cell 3 (id broken-cell), line 1:")
+    assert core.runs(root) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"parameters": {"n": "many"}}, "n"),
+        ({"parameters": {"m": 1}}, "m"),
+        ({"parameters": [1]}, "parameters"),
+        ({"stages": ["nope"]}, "nope"),
+        ({"stages": "make"}, "stages"),
+        ({"from": "nope"}, "nope"),
+        ({"force": ["nope"]}, "nope"),
+        ({"no_cache": "yes"}, "no_cache"),
+        ({"jobs": 0}, "jobs"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+async def test_bad_run_requests_are_400_and_start_nothing(
+    api: Api, root: Path, body: dict[str, Any], needle: str
+) -> None:
+    status, error = await api("POST", "runs", {"path": "sub/nb.ipynb", **body})
+    assert status == 400, error
+    assert needle in error["text"]
+    assert core.runs(root) == []
+
+
+# -- runs
+
+
+async def test_run_lifecycle(api: Api, root: Path, jp_fetch: Any, jp_base_url: str) -> None:
+    response = await jp_fetch(
+        "mlops",
+        "api",
+        "runs",
+        method="POST",
+        body=json.dumps({"path": "sub/nb.ipynb", "parameters": {"n": "5"}}),
+    )
+    assert response.code == 202
+    run_id = json.loads(response.body)["run_id"]
+    assert response.headers["Location"] == f"{jp_base_url}mlops/api/runs/{run_id}"
+
+    # recorded before the 202: readable at once, without a path (the server knows its runs)
+    status, first = await api("GET", f"runs/{run_id}")
+    assert status == 200
+    assert first["run_id"] == run_id
+    assert [s["name"] for s in first["stages"]] == ["make", "total"]
+
+    run = await wait_for(api, run_id, finished)
+    assert run["status"] == "succeeded", run
+    assert [s["status"] for s in run["stages"]] == ["succeeded", "succeeded"]
+    assert run["parameters"] == {"n": 5}
+    assert run["metrics"] == {"total": 10.0}
+    assert run["origin"] == "jupyter"
+    assert run["path"] == "sub/nb.ipynb"
+    assert run["cancellable"] is False
+    assert run["stages"][0]["path"] == f".mlops/runs/{run_id}/make.ipynb"
+    shown = core.show(run_id, root / "sub" / "nb.ipynb")
+    assert {k: run[k] for k in shown} == {**shown, "stages": run["stages"]}
+
+    status, runs = await api("GET", "runs", path="sub/nb.ipynb")
+    assert status == 200
+    assert [r["run_id"] for r in runs] == [run_id]
+
+    status, metrics = await api("GET", f"runs/{run_id}/metrics", path="sub/nb.ipynb")
+    assert status == 200
+    assert [point["value"] for point in metrics["total"]] == [10.0]
+    assert metrics["total"][0]["stage"] == "total"
+
+    status, executed = await api("GET", f"runs/{run_id}/stages/total/notebook")
+    assert status == 200
+    assert executed["nbformat"] == 4
+    outputs = [o for cell in executed["cells"] for o in cell.get("outputs", [])]
+    assert any("10" in "".join(o.get("text", "")) for o in outputs)
+
+    # a finished run cannot be cancelled; unknown ones are 404
+    status, error = await api("POST", f"runs/{run_id}/cancel")
+    assert status == 409
+    assert "not running" in error["error"]
+    for method, route in [
+        ("GET", "runs/19700101-000000-000000"),
+        ("POST", "runs/19700101-000000-000000/cancel"),
+        ("GET", "runs/19700101-000000-000000/metrics"),
+        ("GET", f"runs/{run_id}/stages/nope/notebook"),
+    ]:
+        status, error = await api(method, route, path="sub/nb.ipynb")
+        assert status == 404, (route, error)
+        assert set(error) == ERROR_KEYS
+
+
+async def test_a_cli_run_shows_up_and_diffs_against_a_ui_run(api: Api, root: Path) -> None:
+    status, started = await api("POST", "runs", {"path": "sub/nb.ipynb", "parameters": {"n": 5}})
+    assert status == 202, started
+    ui_run = await wait_for(api, started["run_id"], finished)
+    assert ui_run["status"] == "succeeded"
+
+    cli = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "mlops_jupyter",
+        "run",
+        "nb.ipynb",
+        "-p",
+        "n=7",
+        "--json",
+        cwd=root / "sub",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={k: v for k, v in os.environ.items() if k != "MLOPS_HOME"},
+    )
+    out, err = await asyncio.wait_for(cli.communicate(), 120)
+    assert cli.returncode == 0, err.decode()
+    cli_id = json.loads(out)["run_id"]
+
+    status, runs = await api("GET", "runs", path="sub/nb.ipynb")
+    assert status == 200
+    assert [(r["run_id"], r["origin"]) for r in runs] == [
+        (cli_id, "cli"),
+        (ui_run["run_id"], "jupyter"),
+    ]
+    assert all(r["path"] == "sub/nb.ipynb" for r in runs)
+    status, all_runs = await api("GET", "runs")  # the store serving the root: the same one
+    assert [r["run_id"] for r in all_runs] == [cli_id, ui_run["run_id"]]
+
+    status, diff = await api("GET", "diff", a=ui_run["run_id"], b=cli_id, path="sub/nb.ipynb")
+    assert status == 200, diff
+    assert diff["parameters"] == {"n": [5, 7]}
+    assert diff["metrics"] == {"total": [10.0, 21.0]}
+    status, _ = await api("GET", "diff", a=ui_run["run_id"])
+    assert status == 400
+
+
+async def test_cancel_interrupts_a_running_run(api: Api, root: Path) -> None:
+    write_notebook(root / "sub" / "slow.ipynb", SLOW)
+    status, started = await api("POST", "runs", {"path": "sub/slow.ipynb"})
+    assert status == 202, started
+    run_id = started["run_id"]
+
+    def sleeping(run: dict[str, Any]) -> bool:
+        return finished(run) or run["stages"][1]["status"] == "running"
+
+    run = await wait_for(api, run_id, sleeping)
+    assert run["stages"][1]["status"] == "running", run
+    assert run["cancellable"] is True
+
+    began = time.monotonic()
+    status, cancelled = await api("POST", f"runs/{run_id}/cancel")
+    assert status == 202
+    assert cancelled == {"run_id": run_id, "status": "interrupting"}
+    run = await wait_for(api, run_id, finished)
+    assert time.monotonic() - began < 15
+    assert run["status"] == "interrupted"
+    assert [(s["status"], s["error"]) for s in run["stages"]] == [
+        ("succeeded", None),
+        ("failed", "interrupted"),
+    ]
+    status, _ = await api("POST", f"runs/{run_id}/cancel")
+    assert status == 409
+
+
+async def test_a_run_of_another_process_cannot_be_cancelled_here(api: Api, root: Path) -> None:
+    write_notebook(root / "sub" / "slow.ipynb", SLOW)
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "mlops_jupyter", "run", "slow.ipynb"],
+        cwd=root / "sub",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={k: v for k, v in os.environ.items() if k != "MLOPS_HOME"},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        runs: list[dict[str, Any]] = []
+        while not runs and time.monotonic() < deadline:
+            status, runs = await api("GET", "runs", path="sub/slow.ipynb")
+            await asyncio.sleep(0.1)
+        assert runs and runs[0]["status"] == "running"
+        assert runs[0]["cancellable"] is False
+        status, error = await api("POST", f"runs/{runs[0]['run_id']}/cancel")
+        assert status == 409
+        assert "another process" in error["error"]
+    finally:
+        cli.terminate()  # SIGTERM: the CLI records the run interrupted
+        cli.wait(60)
+
+
+async def test_stopping_the_server_interrupts_its_runs(
+    api: Api, root: Path, jp_serverapp: Any
+) -> None:
+    write_notebook(root / "sub" / "slow.ipynb", SLOW)
+    status, started = await api("POST", "runs", {"path": "sub/slow.ipynb"})
+    assert status == 202
+    (extension,) = jp_serverapp.extension_manager.extension_apps["mlops_jupyter.server"]
+    assert extension.current_activity() is True
+    await extension.stop_extension()
+    assert extension.current_activity() is False
+    run = core.show(started["run_id"], root / "sub" / "slow.ipynb")
+    assert run["status"] == "interrupted"
