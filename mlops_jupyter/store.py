@@ -12,7 +12,7 @@ import secrets
 import socket
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,24 @@ MIGRATIONS: list[str] = [
         key TEXT PRIMARY KEY, pipeline TEXT, stage TEXT NOT NULL, outputs TEXT NOT NULL,
         metrics TEXT, run_id TEXT, created_at REAL NOT NULL);
     """,
+    # 2: tracking. file_hashes is the stat cache of hashing.py (DVC's "state"); params logged by
+    # a stage name it, and base_key finds the files a stage tracked the last time its code,
+    # parameters and inputs were these (runner/cache.py adds their hashes to the cache key).
+    """
+    CREATE TABLE file_hashes (
+        path TEXT PRIMARY KEY, inode INTEGER NOT NULL, size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL, hash TEXT NOT NULL,
+        checked_ns INTEGER NOT NULL);
+    ALTER TABLE params ADD COLUMN stage TEXT;
+    ALTER TABLE stage_runs ADD COLUMN base_key TEXT;
+    CREATE INDEX stage_runs_base ON stage_runs (base_key, stage);
+    CREATE INDEX data_versions_run ON data_versions (run_id, stage);
+    CREATE INDEX artifacts_run ON artifacts (run_id, stage);
+    """,
 ]
+
+# (run_id, stage, key, step, value, time): one row of the metrics table
+MetricRow = tuple[str, str | None, str, int | None, float, float]
 
 RUN_STATES = ("running", "succeeded", "failed", "interrupted")
 STAGE_STATES = ("pending", "running", "succeeded", "cached", "failed", "skipped")
@@ -80,14 +97,27 @@ def _pid_alive(pid: int) -> bool:
 class Store:
     """One project's ``.mlops`` folder. Open one per thread; connections are not shared."""
 
-    def __init__(self, home: str | Path) -> None:
+    def __init__(self, home: str | Path, *, shared: bool = False) -> None:
+        """``shared=True`` lets several threads use the connection; the caller serializes them
+        (tracking.py writes from the user's thread and its flush thread under one lock)."""
         self.home = Path(home)
         self.objects = self.home / "objects"
         self.runs_dir = self.home / "runs"
         self.home.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.home / "mlops.db", timeout=60, isolation_level=None)
+        self.db = sqlite3.connect(
+            self.home / "mlops.db", timeout=60, isolation_level=None, check_same_thread=not shared
+        )
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
+        # Switching a new database to WAL takes an exclusive lock and does not wait on the busy
+        # timeout: two processes opening a brand-new store would see "database is locked".
+        for attempt in range(200):
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 199:
+                    raise
+                time.sleep(0.05)
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self._migrate()
@@ -178,7 +208,7 @@ class Store:
                 ),
             )
             db.executemany(
-                "INSERT INTO params VALUES (?, ?, ?, ?)",
+                "INSERT INTO params (run_id, name, value, type) VALUES (?, ?, ?, ?)",
                 [(run_id, k, json.dumps(v), t) for k, (v, t) in parameters.items()],
             )
             db.executemany(
@@ -217,6 +247,181 @@ class Store:
                 db.execute(
                     "UPDATE stage_runs SET status = 'skipped' WHERE run_id = ? AND status = 'pending'",
                     (run_id,),
+                )
+                # a stage still 'running' here lost its process (kill -9, power loss)
+                db.execute(
+                    "UPDATE stage_runs SET status = 'failed', error = COALESCE(error, ?)"
+                    " WHERE run_id = ? AND status = 'running'",
+                    (error or status, run_id),
+                )
+
+    # -- tracking: what tracking.py, datasets.py and hashing.py write and read
+
+    def add_metric_rows(self, rows: Sequence[MetricRow]) -> None:
+        """``(run_id, stage, key, step, value, time)`` rows in one transaction (one buffer flush)."""
+        with self.transaction() as db:
+            db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+    def add_param(
+        self, run_id: str, stage: str | None, name: str, value: Any, kind: str
+    ) -> tuple[Any, str | None] | None:
+        """Record a logged parameter. A run keeps one value per name: when ``name`` already has
+        another value, nothing is written and ``(that value, the stage that set it)`` is returned."""
+        text = json.dumps(value, sort_keys=True)
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT value, stage FROM params WHERE run_id = ? AND name = ?", (run_id, name)
+            ).fetchone()
+            if row is not None:
+                return None if row["value"] == text else (json.loads(row["value"]), row["stage"])
+            db.execute(
+                "INSERT INTO params (run_id, name, value, type, stage) VALUES (?, ?, ?, ?, ?)",
+                (run_id, name, text, kind, stage),
+            )
+        return None
+
+    def add_artifact(
+        self,
+        run_id: str,
+        stage: str | None,
+        name: str,
+        kind: str,
+        digest: str,
+        path: str,
+        size: int,
+    ) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO artifacts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, stage, name, kind, digest, path, size, time.time()),
+            )
+
+    def add_data_version(
+        self,
+        run_id: str | None,
+        stage: str | None,
+        path: str,
+        digest: str,
+        size: int | None,
+        info: dict[str, Any],
+        when: float | None = None,
+    ) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO data_versions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    stage,
+                    path,
+                    digest,
+                    size,
+                    json.dumps(info, sort_keys=True),
+                    time.time() if when is None else when,
+                ),
+            )
+
+    def data_versions(
+        self,
+        paths: Sequence[str] | None = None,
+        *,
+        run_id: str | None = None,
+        stage: str | None = None,
+        limit: int | None = 100,
+    ) -> list[dict[str, Any]]:
+        """Recorded data versions, newest first: ``{run_id, stage, path, hash, size, time, **info}``."""
+        query = "SELECT rowid, * FROM data_versions WHERE 1"
+        args: list[Any] = []
+        if paths:
+            query += f" AND path IN ({', '.join('?' * len(paths))})"
+            args += paths
+        if run_id is not None:
+            query += " AND run_id = ?"
+            args.append(run_id)
+        if stage is not None:
+            query += " AND stage = ?"
+            args.append(stage)
+        query += " ORDER BY time DESC, rowid DESC"
+        if limit is not None:
+            query += " LIMIT ?"
+            args.append(limit)
+        found = []
+        for row in self.db.execute(query, args):
+            found.append(
+                {
+                    **json.loads(row["info"] or "{}"),
+                    "run_id": row["run_id"],
+                    "stage": row["stage"],
+                    "path": row["path"],
+                    "hash": row["hash"],
+                    "size": row["size"],
+                    "time": _iso(row["time"]),
+                    "timestamp": row["time"],
+                }
+            )
+        return found
+
+    def last_data_version(self, path: str) -> dict[str, Any] | None:
+        """The newest version recorded for ``path`` by any run (what ``changed`` compares with)."""
+        found = self.data_versions([path], limit=1)
+        return found[0] if found else None
+
+    def last_tracked(self, base_key: str, stage: str) -> dict[str, str]:
+        """``{path: kind}`` of the files and folders a stage tracked in its newest successful
+        execution with this base cache key (same code, parameters and inputs)."""
+        row = self.db.execute(
+            "SELECT run_id FROM stage_runs WHERE base_key = ? AND stage = ? AND status = 'succeeded'"
+            " ORDER BY ended_at DESC LIMIT 1",
+            (base_key, stage),
+        ).fetchone()
+        if row is None:
+            return {}
+        return self.tracked_files(row["run_id"], stage)
+
+    def tracked_files(self, run_id: str, stage: str | None) -> dict[str, str]:
+        """``{path: kind}`` of the files and folders tracked in one run (and stage)."""
+        found: dict[str, str] = {}
+        for version in reversed(self.data_versions(run_id=run_id, stage=stage, limit=None)):
+            if version.get("kind") in ("file", "directory"):
+                found[version["path"]] = version["kind"]
+        return found
+
+    def copy_stage_records(self, source_run: str, run_id: str, stage: str) -> bool:
+        """A cached stage's metrics, logged parameters and artifacts, copied from the run that
+        computed it, so each run's record is whole. False when the source run has no metrics
+        left to copy (the caller then records the cache entry's own metrics)."""
+        with self.transaction() as db:
+            copied = db.execute(
+                "INSERT INTO metrics SELECT ?, stage, key, step, value, time FROM metrics"
+                " WHERE run_id = ? AND stage = ? ORDER BY rowid",
+                (run_id, source_run, stage),
+            ).rowcount
+            db.execute(
+                "INSERT OR IGNORE INTO params (run_id, name, value, type, stage)"
+                " SELECT ?, name, value, type, stage FROM params WHERE run_id = ? AND stage = ?",
+                (run_id, source_run, stage),
+            )
+            db.execute(
+                "INSERT INTO artifacts SELECT ?, stage, name, kind, hash, path, size, time"
+                " FROM artifacts WHERE run_id = ? AND stage = ? ORDER BY rowid",
+                (run_id, source_run, stage),
+            )
+        return copied > 0
+
+    def stat_get(self, path: str) -> tuple[int, int, int, int, str, int] | None:
+        """The stat cache entry of a file: ``(inode, size, mtime_ns, ctime_ns, hash, checked_ns)``."""
+        row = self.db.execute(
+            "SELECT inode, size, mtime_ns, ctime_ns, hash, checked_ns FROM file_hashes"
+            " WHERE path = ?",
+            (path,),
+        ).fetchone()
+        return None if row is None else tuple(row)
+
+    def stat_put(self, entries: Sequence[tuple[str, int, int, int, int, str, int]]) -> None:
+        """``(path, inode, size, mtime_ns, ctime_ns, hash, checked_ns)`` entries, one transaction."""
+        if entries:
+            with self.transaction() as db:
+                db.executemany(
+                    "INSERT OR REPLACE INTO file_hashes VALUES (?, ?, ?, ?, ?, ?, ?)", entries
                 )
 
     # -- cache
@@ -320,7 +525,7 @@ class Store:
         for r in self.db.execute(
             "SELECT key, value FROM metrics WHERE run_id = ? ORDER BY time, rowid", (run_id,)
         ):
-            metrics[r["key"]] = r["value"]
+            metrics[r["key"]] = float("nan") if r["value"] is None else r["value"]  # NaN: NULL
         stages = []
         for s in self.db.execute(
             "SELECT * FROM stage_runs WHERE run_id = ? ORDER BY position", (run_id,)
@@ -361,6 +566,27 @@ class Store:
             "error": row["error"],
             "code": {"git_commit": row["git_commit"], "git_dirty": _bool(row["git_dirty"])},
             "environment": environment,
+            "data": {
+                r["path"]: r["hash"]
+                for r in self.db.execute(
+                    "SELECT path, hash FROM data_versions WHERE run_id = ? ORDER BY time, rowid",
+                    (run_id,),
+                )
+            },
+            "artifacts": [
+                {
+                    "name": r["name"],
+                    "stage": r["stage"],
+                    "kind": r["kind"],
+                    "hash": r["hash"],
+                    "path": r["path"],
+                    "size": r["size"],
+                    "time": _iso(r["time"]),
+                }
+                for r in self.db.execute(
+                    "SELECT * FROM artifacts WHERE run_id = ? ORDER BY time, rowid", (run_id,)
+                )
+            ],
         }
 
     def metric_series(
@@ -392,6 +618,7 @@ class Store:
         ):
             if text:
                 keys.update(ref["hash"] for ref in json.loads(text).values())
+        keys.update(h for (h,) in self.db.execute("SELECT hash FROM artifacts") if h)
         return keys
 
 
