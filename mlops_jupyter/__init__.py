@@ -1,9 +1,54 @@
 """mlops-jupyter: a tagged notebook in, a versioned, cached and recorded pipeline out.
 
 Importing this package stays cheap on purpose: the CLI, the magics and every stage kernel
-import it, and nothing here may pull in jupyter, papermill or nbformat.
+import it, and nothing here may pull in jupyter, papermill, nbformat, sqlite3 or pandas. The
+runtime API (``mlops.log_metric`` ...) is reached through module ``__getattr__``: the module
+behind a name is imported on its first use.
 """
+
+from __future__ import annotations
+
+import importlib
+
+TYPE_CHECKING = False  # typing itself costs ~5-10 ms to import: only type checkers read it
+if TYPE_CHECKING:  # the real signatures, for type checkers and editors
+    from typing import Any
+
+    from .datasets import DataVersion as DataVersion
+    from .tracking import end_run as end_run
+    from .tracking import flush as flush
+    from .tracking import log_artifact as log_artifact
+    from .tracking import log_metric as log_metric
+    from .tracking import log_metrics as log_metrics
+    from .tracking import log_param as log_param
+    from .tracking import track_data as track_data
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+# public name -> submodule that defines it (imported on first access)
+_LAZY = {
+    "log_metric": "tracking",
+    "log_metrics": "tracking",
+    "log_param": "tracking",
+    "log_artifact": "tracking",
+    "track_data": "tracking",
+    "flush": "tracking",
+    "end_run": "tracking",
+    "DataVersion": "datasets",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mlops_jupyter' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+

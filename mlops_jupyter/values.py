@@ -16,6 +16,7 @@ import io
 import json
 import math
 import pickle
+import sys
 import types
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -101,13 +102,21 @@ def decode(data: bytes, fmt: str) -> Any:
     raise ValueError(f"unknown value format {fmt!r}")
 
 
+def _enter(ctx: Mapping[str, Any]) -> None:
+    """``mlops.log_metric`` and friends in this stage now write into this run and stage."""
+    from . import tracking
+
+    tracking.enter_stage(ctx)
+
+
 def start(ctx: Mapping[str, Any] | None) -> None:
     """Check the context at the top of a stage that has no inputs."""
-    _require(ctx)
+    _enter(_require(ctx))
 
 
 def load_inputs(ctx: Mapping[str, Any] | None, names: Iterable[str]) -> tuple[Any, ...]:
     ctx = _require(ctx)
+    _enter(ctx)
     found = []
     for name in names:
         ref = ctx["inputs"][name]
@@ -162,6 +171,9 @@ def save_outputs(
             "size": len(data),
         }
     recorded = {name: _metric(stage, name, namespace.get(name)) for name in metrics}
+    tracking = sys.modules.get("mlops_jupyter.tracking")
+    if tracking is not None:  # logged values are durable before the runner sees the stage end
+        tracking.flush()
     manifest = {"stage": stage, "outputs": outputs, "metrics": recorded}
     write_atomic(ctx["manifest"], json.dumps(manifest, sort_keys=True))
     return manifest
