@@ -3,6 +3,11 @@
 key = hash(stage code and setup, the parameter values it reads, the content hashes of its
 inputs, local modules it imports, Python and the versions of the packages it imports). Inputs
 enter by *content*, so a stage whose upstream reran but produced equal values is still a hit.
+
+Data a stage reads from files enters too (``with_data``): the files and folders it tracked
+(``mlops.track_data``) the last time it ran with this same base key, at their current hashes. A
+stage is stored under the data it tracked in that very execution, so the next run finds it again
+as long as those files are unchanged, and reruns it when one of them changed.
 """
 
 from __future__ import annotations
@@ -38,4 +43,13 @@ def stage_key(
         "local": {n: h for n, h in environment.get("local_modules", {}).items() if n in top},
     }
     blob = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def with_data(base: str, data: Mapping[str, str]) -> str:
+    """The full key: ``base`` plus ``{path: content hash}`` of tracked data (``base`` itself when
+    the stage tracks nothing, so keys of stages that track no data are as before)."""
+    if not data:
+        return base
+    blob = json.dumps({"base": base, "data": sorted(data.items())}, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()

@@ -24,7 +24,7 @@ from ..errors import MlopsError
 from ..files import write_atomic
 from ..paths import find_home
 from ..store import Store
-from .cache import stage_key
+from .cache import stage_key, with_data
 from .executor import Executor, StageOutcome, StageTask, load_executor
 from .params import coerce
 from .plan import Plan, load_plan, select
@@ -162,23 +162,53 @@ class _Run:
             if not all(s in ("succeeded", "cached") for s in states):
                 continue
             inputs = self._inputs(name)
-            key = stage_key(stage, self.values, inputs, self.env)
+            base = stage_key(stage, self.values, inputs, self.env)
+            key = with_data(base, self._current_data(base, name))
             hit = self.store.cache_get(key) if self._uses_cache(name) else None
             if hit is not None:
                 self.results[name] = hit
                 notebook = self._cached_notebook(key)
+                copied = self._copy_records(key, name)
                 self._finish(
                     name,
                     "cached",
                     key=key,
+                    base_key=base,
                     outputs=hit["outputs"],
                     notebook=notebook,
-                    metrics=hit["metrics"],
+                    metrics=None if copied else hit["metrics"],
                 )
             else:
-                self._submit(name, key, inputs)
+                self._submit(name, base, key, inputs)
             progressed = True
         return progressed
+
+    def _current_data(self, base: str, name: str) -> dict[str, str]:
+        """``{path: hash now}`` of the data this stage tracked when it last ran with this base
+        key; an unchanged file costs a stat (the stat cache), a missing one reads "missing"."""
+        from ..hashing import check
+
+        found = {}
+        for path in self.store.last_tracked(base, name):
+            try:
+                found[path] = check(path, self.store).hash
+            except FileNotFoundError:
+                found[path] = "missing"
+            except OSError as exc:
+                found[path] = f"unreadable: {exc.strerror}"
+        return found
+
+    def _copy_records(self, key: str, name: str) -> bool:
+        """Record the metrics, parameters, artifacts and data versions a cached stage logged
+        when it ran, under this run too; False if there was nothing to copy from."""
+        row = self.store.db.execute("SELECT run_id FROM cache WHERE key = ?", (key,)).fetchone()
+        if row is None or not row["run_id"]:
+            return False
+        from ..datasets import copy_versions
+
+        copied = self.store.copy_stage_records(row["run_id"], self.run_id, name)
+        copy_versions(self.store, row["run_id"], self.run_id, name)
+        return copied
 
     def _cached_notebook(self, key: str) -> str | None:
         row = self.store.db.execute(
@@ -187,7 +217,7 @@ class _Run:
         ).fetchone()
         return str(Path(row["run_dir"]) / f"{row['stage']}.ipynb") if row else None
 
-    def _submit(self, name: str, key: str, inputs: dict[str, Any]) -> None:
+    def _submit(self, name: str, base: str, key: str, inputs: dict[str, Any]) -> None:
         stage = self.plan.stage(name)
         if self.executor is None:
             jobs = self.options.jobs or os.cpu_count() or 1
@@ -232,10 +262,11 @@ class _Run:
             status="running",
             started_at=now,
             cache_key=key,
+            base_key=base,
             notebook=str(task.executed),
         )
         self._emit("stage", stage=name, status="running", duration_s=None, error=None)
-        self.futures[self.executor.submit(task)] = (name, key)
+        self.futures[self.executor.submit(task)] = (name, base)
         # stages still to decide may each need a kernel: have them booting meanwhile
         self.executor.warm(sum(1 for s in self.status.values() if s == "pending"))
 
@@ -247,6 +278,7 @@ class _Run:
         status: str,
         *,
         key: str | None = None,
+        base_key: str | None = None,
         outputs: dict[str, Any] | None = None,
         metrics: dict[str, float] | None = None,
         error: str | None = None,
@@ -268,6 +300,8 @@ class _Run:
         }
         if key:
             fields["cache_key"] = key
+        if base_key:
+            fields["base_key"] = base_key
         if outputs is not None:
             fields["outputs"] = outputs
         if notebook:
@@ -283,8 +317,10 @@ class _Run:
             error=error,
         )
 
-    def _record(self, name: str, key: str, outcome: StageOutcome) -> None:
+    def _record(self, name: str, base: str, outcome: StageOutcome) -> None:
         stage = self.plan.stage(name)
+        # the key this execution is stored under: its base plus the data it tracked just now
+        key = with_data(base, self._tracked_now(name))
         manifest = outcome.manifest or {}
         outputs = manifest.get("outputs", {})
         missing = [v for v in stage.outputs if v not in outputs]
@@ -302,6 +338,7 @@ class _Run:
                 name,
                 "failed",
                 key=key,
+                base_key=base,
                 error=outcome.error,
                 notebook=executed,
                 started=outcome.started,
@@ -317,6 +354,7 @@ class _Run:
             name,
             "succeeded",
             key=key,
+            base_key=base,
             outputs=outputs,
             metrics=metrics,
             notebook=executed,
@@ -324,6 +362,15 @@ class _Run:
             ended=outcome.ended,
             attempts=outcome.attempts,
         )
+
+    def _tracked_now(self, name: str) -> dict[str, str]:
+        """``{path: hash}``: the newest version of each file or folder the stage tracked in this
+        run (DataFrames have no path to re-check, so they are not part of the key)."""
+        found: dict[str, str] = {}
+        for version in self.store.data_versions(run_id=self.run_id, stage=name, limit=None):
+            if version.get("kind") in ("file", "directory"):
+                found.setdefault(version["path"], version["hash"])
+        return found
 
     # -- the loop
 
