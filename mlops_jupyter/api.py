@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .errors import MlopsError, NotFoundError
 from .paths import find_home
 
 Listener = Callable[[dict[str, Any]], None]
@@ -129,6 +130,28 @@ def metrics_over_runs(
 def params(run_ref: str = "latest", where: str | Path | None = None) -> dict[str, Any]:
     """The parameter values a run used."""
     return dict(show(run_ref, where)["parameters"])
+
+
+def data(
+    path: str | Path | None = None, where: str | Path | None = None, *, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Recorded data versions, newest first (``mlops data --json``): each is ``{run_id, stage,
+    path, kind, hash, size, time, changed, previous, schema_diff}`` plus, for tables, ``rows,
+    columns, dtypes, profile``. ``path`` is a file or folder (as given, or resolved against the
+    current folder) or the name a DataFrame was tracked under; unknown paths are an error."""
+    if limit < 1:
+        raise MlopsError(f"limit must be at least 1, not {limit}.")
+    with _store(where) as store:
+        if path is None:
+            return store.data_versions(limit=limit)
+        names = list(dict.fromkeys([str(path), str(Path(path).resolve())]))
+        found = store.data_versions(names, limit=limit)
+        if not found:
+            raise NotFoundError(
+                f"no data versions recorded for '{path}'.",
+                hint="`mlops data` lists what has been tracked (mlops.track_data(PATH)).",
+            )
+        return found
 
 
 def diff(run_a: str, run_b: str, where: str | Path | None = None) -> dict[str, Any]:

@@ -134,6 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_show)
 
+    from .tracking_cli import add_commands  # metrics, data, params, diff
+
+    add_commands(sub)
+
     p = sub.add_parser("gc", help="remove objects and run folders no run or cache entry refers to")
     p.add_argument("--dry-run", action="store_true")
     p.set_defaults(func=_cmd_gc)
