@@ -1,0 +1,223 @@
+/**
+ * What the stage editor changes in a cell's `metadata.tags`, and nothing more.
+ *
+ * `readEdit` turns tags into the editor's fields; `applyEdit` writes the fields back. A field the
+ * user did not change keeps its tags exactly (Kale's `block:`, `prev:`, `imports`... stay as they
+ * are); tags this language does not know are never touched. Pure: no JupyterLab imports.
+ */
+
+import { MAGIC_PREFIX, firstLine, isMagicLine, parseMagicLine, pyStrip } from './tags';
+
+export type EditRole = 'code' | 'parameters' | 'setup' | 'metrics';
+
+export interface IStageEdit {
+  /** The stage this cell starts; null: it continues the stage above. */
+  stage: string | null;
+  /** `after:` names on this cell. */
+  after: string[];
+  role: EditRole;
+  skip: boolean;
+  /** `cache:off` is false, `cache:on` true, no tag null. */
+  cache: boolean | null;
+  retries: number | null;
+  timeout: number | null;
+}
+
+/** What the first source line says, if it is a `%%mlops stage` line (read-only in the editor). */
+export interface IMagicInfo {
+  stage: string | null;
+  after: string[];
+  line: string;
+}
+
+const STAGE_PREFIXES = ['stage:', 'block:', 'step:'];
+const AFTER_PREFIXES = ['after:', 'prev:'];
+const ROLE_OF: { [tag: string]: EditRole } = {
+  parameters: 'parameters',
+  'pipeline-parameters': 'parameters',
+  setup: 'setup',
+  imports: 'setup',
+  functions: 'setup',
+  metrics: 'metrics',
+  'pipeline-metrics': 'metrics'
+};
+/** The tag written for a role, in our dialect and in Kale's. */
+const ROLE_TAG: { [role: string]: [string, string] } = {
+  parameters: ['parameters', 'pipeline-parameters'],
+  setup: ['setup', 'imports'],
+  metrics: ['metrics', 'pipeline-metrics']
+};
+
+function stageOf(tag: string): string | null {
+  const prefix = STAGE_PREFIXES.find(p => tag.startsWith(p));
+  return prefix && tag.length > prefix.length ? tag.slice(prefix.length) : null;
+}
+
+function afterOf(tag: string): string | null {
+  const prefix = AFTER_PREFIXES.find(p => tag.startsWith(p));
+  return prefix ? tag.slice(prefix.length) : null;
+}
+
+export function readMagic(source: string): IMagicInfo | null {
+  const line = firstLine(source);
+  if (!isMagicLine(line)) {
+    return null;
+  }
+  try {
+    const found = parseMagicLine(line);
+    return { stage: found.stage, after: found.after, line };
+  } catch {
+    return { stage: null, after: [], line };
+  }
+}
+
+/** The editor's fields for a cell's tags (tolerant: tags that do not parse are read as far as they go). */
+export function readEdit(tags: readonly string[]): IStageEdit {
+  const edit: IStageEdit = {
+    stage: null,
+    after: [],
+    role: 'code',
+    skip: false,
+    cache: null,
+    retries: null,
+    timeout: null
+  };
+  for (const raw of tags) {
+    const tag = pyStrip(raw);
+    const stage = stageOf(tag);
+    const after = afterOf(tag);
+    if (tag === 'skip') {
+      edit.skip = true;
+    } else if (tag in ROLE_OF) {
+      edit.role = edit.role === 'code' ? ROLE_OF[tag] : edit.role;
+    } else if (stage !== null) {
+      edit.stage = edit.stage ?? stage;
+    } else if (after !== null) {
+      if (after && !edit.after.includes(after)) {
+        edit.after.push(after);
+      }
+    } else if (tag === 'cache:off' || tag === 'cache:on') {
+      edit.cache = tag === 'cache:on';
+    } else if (/^retries:[0-9]+$/.test(tag)) {
+      edit.retries = Number(tag.slice(8));
+    } else if (/^timeout:[0-9]+(\.[0-9]+)?$/.test(tag)) {
+      edit.timeout = Number(tag.slice(8));
+    }
+  }
+  return edit;
+}
+
+export interface IApplyOptions {
+  /** The notebook is written in Kale's dialect: new tags use Kale's names. */
+  kale?: boolean;
+}
+
+/**
+ * The cell's new tags: `tags` with the fields of `edit` that differ from `readEdit(tags)`
+ * rewritten. Order is kept; new tags go at the end.
+ */
+export function applyEdit(
+  tags: readonly string[],
+  edit: IStageEdit,
+  options: IApplyOptions = {}
+): string[] {
+  const before = readEdit(tags);
+  const kale = !!options.kale;
+  const next = { ...edit, after: [...edit.after] };
+  if (next.role !== 'code') {
+    // a parameters / setup / metrics cell carries no stage, after: or option tags
+    next.stage = null;
+    next.after = [];
+    next.cache = null;
+    next.retries = null;
+    next.timeout = null;
+  }
+  let out = tags.map(t => t);
+  const add: string[] = [];
+
+  if (next.stage !== before.stage) {
+    const old = out.find(t => stageOf(pyStrip(t)) !== null);
+    const prefix = old
+      ? STAGE_PREFIXES.find(p => pyStrip(old).startsWith(p))!
+      : kale
+        ? 'block:'
+        : 'stage:';
+    out = out.filter(t => stageOf(pyStrip(t)) === null);
+    if (next.stage !== null) {
+      add.push(prefix + next.stage);
+    }
+  }
+
+  if (next.after.join('\n') !== before.after.join('\n')) {
+    out = out.filter(t => {
+      const name = afterOf(pyStrip(t));
+      return name === null || next.after.includes(name);
+    });
+    const kept = new Set(out.map(t => afterOf(pyStrip(t))).filter(n => n !== null));
+    for (const name of next.after) {
+      if (!kept.has(name)) {
+        add.push((kale ? 'prev:' : 'after:') + name);
+      }
+    }
+  }
+
+  if (next.role !== before.role) {
+    out = out.filter(t => !(pyStrip(t) in ROLE_OF));
+    if (next.role !== 'code') {
+      add.push(ROLE_TAG[next.role][kale ? 1 : 0]);
+    }
+  }
+
+  if (next.skip !== before.skip) {
+    out = out.filter(t => pyStrip(t) !== 'skip');
+    if (next.skip) {
+      add.push('skip');
+    }
+  }
+
+  const option = (
+    key: 'cache' | 'retries' | 'timeout',
+    text: (value: boolean | number) => string
+  ): void => {
+    if (next[key] !== before[key]) {
+      out = out.filter(t => !pyStrip(t).startsWith(key + ':'));
+      const value = next[key];
+      if (value !== null) {
+        add.push(`${key}:${text(value)}`);
+      }
+    }
+  };
+  option('cache', v => (v ? 'on' : 'off'));
+  option('retries', v => String(v));
+  option('timeout', v => String(v));
+
+  return [...out, ...add];
+}
+
+/** Tags whose meaning is Kale's (shown with a mark in the editor; always kept). */
+export function isKaleTag(tag: string): boolean {
+  const t = pyStrip(tag);
+  return (
+    ['imports', 'functions', 'pipeline-parameters', 'pipeline-metrics'].includes(t) ||
+    t.startsWith('block:') ||
+    t.startsWith('step:') ||
+    t.startsWith('prev:')
+  );
+}
+
+/** Tags this language reads (the rest are kept and ignored). */
+export function isKnownTag(tag: string): boolean {
+  const t = pyStrip(tag);
+  return (
+    t === 'skip' ||
+    t in ROLE_OF ||
+    stageOf(t) !== null ||
+    afterOf(t) !== null ||
+    t.startsWith('cache:') ||
+    t.startsWith('retries:') ||
+    t.startsWith('timeout:') ||
+    t === 'block:'
+  );
+}
+
+export { MAGIC_PREFIX };

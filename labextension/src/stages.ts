@@ -1,0 +1,207 @@
+/**
+ * Which stage each cell of a notebook belongs to, as `compiler._assign_stages` decides it.
+ *
+ * The compiler stops at the first problem; the editor shows every problem on its cell and keeps
+ * going, so the colours stay useful while a notebook is half-tagged. Tested against the shared
+ * table `tests/cases/stages.json` (the Python suite checks the compiler against it too).
+ *
+ * Pure: no JupyterLab imports.
+ */
+
+import { ICellTags, Role, TagError, hasKaleTags, parseCellTags } from './tags';
+
+/** The stage of code cells above the first stage tag (and of an untagged notebook). */
+export const DEFAULT_STAGE = 'main';
+
+export interface ICellInput {
+  /** 'code', 'markdown' or 'raw'. */
+  type: string;
+  tags: readonly string[];
+  source: string;
+  id?: string | null;
+}
+
+export interface ICellStage {
+  /** 1-based position among all cells, as the compiler's messages count them. */
+  index: number;
+  role: Role;
+  /** The stage whose code this is (for a skip cell: the stage it sits in, if any). */
+  stage: string | null;
+  /** This cell starts its stage (the stage's label goes here). */
+  starts: boolean;
+  /** A later cell of a Kale step that started further up (`block:NAME` repeated). */
+  resumes: boolean;
+  /** What is wrong with the cell's tags, or null. */
+  error: string | null;
+  hint: string | null;
+  /** The parse of the cell's own tags (null when they do not parse). */
+  tags: ICellTags | null;
+}
+
+export interface INotebookStages {
+  /** One entry per cell; null for markdown and raw cells. */
+  cells: (ICellStage | null)[];
+  /** Stage names in notebook order. */
+  stages: string[];
+  /** Per stage: the position of its first cell. */
+  firstCell: { [stage: string]: number };
+  /** The notebook uses Kale's dialect (untagged cells continue the role above). */
+  kale: boolean;
+  /** How many cells carry an error. */
+  errors: number;
+}
+
+/** Walk the cells once, as the compiler does. */
+export function assignStages(cells: readonly ICellInput[]): INotebookStages {
+  const result: (ICellStage | null)[] = cells.map(() => null);
+  const parsed: { i: number; tags: ICellTags | null; error: TagError | null }[] = [];
+  cells.forEach((cell, i) => {
+    if (cell.type !== 'code') {
+      return;
+    }
+    try {
+      parsed.push({ i, tags: parseCellTags(cell.tags, cell.source), error: null });
+    } catch (err) {
+      if (!(err instanceof TagError)) {
+        throw err;
+      }
+      parsed.push({ i, tags: null, error: err });
+    }
+  });
+  const kale = parsed.some(({ i, tags }) =>
+    tags ? tags.kale : hasKaleTags(cells[i].tags)
+  );
+
+  const stages: string[] = [];
+  const firstCell: { [stage: string]: number } = {};
+  let current: string | null = null;
+  let previousRole: Role | null = null;
+  let errors = 0;
+
+  for (const { i, tags: own, error } of parsed) {
+    const index = i + 1;
+    let tags = own;
+    if (
+      kale &&
+      (tags === null || !tags.tagged) &&
+      previousRole !== null &&
+      previousRole !== 'code'
+    ) {
+      // Kale: an untagged cell continues the role of the cell above
+      tags = { ...emptyTags(), role: previousRole, tagged: true, kale: true };
+    }
+    previousRole = tags ? tags.role : 'code';
+    const info: ICellStage = {
+      index,
+      role: tags ? tags.role : 'code',
+      stage: null,
+      starts: false,
+      resumes: false,
+      error: error ? error.message : null,
+      hint: error ? error.hint : null,
+      tags: own
+    };
+    result[i] = info;
+    if (
+      info.role === 'parameters' ||
+      info.role === 'setup' ||
+      info.role === 'metrics'
+    ) {
+      continue;
+    }
+    const name = tags?.stage ?? null;
+    if (name !== null) {
+      if (!(name in firstCell)) {
+        firstCell[name] = index;
+        stages.push(name);
+        info.starts = true;
+      } else if (tags!.dialect === 'kale') {
+        info.resumes = true; // Kale's dialect: a repeated block: name continues that step
+      } else if (!info.error) {
+        info.error = `stage '${name}' is already started at cell ${firstCell[name]}${idOf(cells, firstCell[name])}.`;
+        info.hint =
+          'Give this stage another name, or remove the tag to continue the previous stage.';
+      }
+      current = name;
+    } else if (current === null) {
+      if (info.role === 'skip' && !(tags && (tags.after.length || hasOptions(tags)))) {
+        continue;
+      }
+      current = DEFAULT_STAGE;
+      firstCell[current] = index;
+      stages.push(current);
+      info.starts = true;
+    }
+    info.stage = current;
+  }
+
+  // after: must name a stage of this notebook
+  for (const info of result) {
+    if (info && !info.error && info.tags) {
+      const unknown = info.tags.after.find(up => !(up in firstCell));
+      if (unknown !== undefined) {
+        const known = [...stages].sort().join(', ') || 'none';
+        info.error = `'after:${unknown}' names no stage of this notebook (stages: ${known}).`;
+        info.hint = 'Fix the name or remove the tag.';
+      }
+    }
+    if (info?.error) {
+      errors += 1;
+    }
+  }
+  return { cells: result, stages, firstCell, kale, errors };
+}
+
+function idOf(cells: readonly ICellInput[], index: number): string {
+  const id = cells[index - 1]?.id;
+  return id ? ` (id ${id})` : '';
+}
+
+function hasOptions(tags: ICellTags): boolean {
+  return tags.cache !== null || tags.retries !== null || tags.timeout !== null;
+}
+
+function emptyTags(): ICellTags {
+  return {
+    role: 'code',
+    stage: null,
+    dialect: null,
+    after: [],
+    cache: null,
+    retries: null,
+    timeout: null,
+    magic: false,
+    tagged: false,
+    kale: false
+  };
+}
+
+/**
+ * Stage colours: picked from the name, so a stage keeps its colour in every notebook, in the
+ * cells and in the graph, whatever is inserted around it. Mid-saturation, readable on light
+ * and dark themes.
+ */
+export const PALETTE = [
+  '#4e79a7',
+  '#f28e2b',
+  '#59a14f',
+  '#e15759',
+  '#76b7b2',
+  '#edc948',
+  '#b07aa1',
+  '#ff9da7',
+  '#9c755f',
+  '#3d9ad1',
+  '#8cd17d',
+  '#d4a6c8'
+];
+
+export function stageColor(name: string): string {
+  // FNV-1a, 32 bit
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) {
+    hash ^= name.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return PALETTE[hash % PALETTE.length];
+}
