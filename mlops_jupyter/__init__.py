@@ -22,6 +22,9 @@ if TYPE_CHECKING:  # the real signatures, for type checkers and editors
     from .tracking import log_metrics as log_metrics
     from .tracking import log_param as log_param
     from .tracking import track_data as track_data
+    from .widgets import show_data as show_data
+    from .widgets import show_metrics as show_metrics
+    from .widgets import show_run as show_run
 
 __version__ = "0.1.0"
 
@@ -35,6 +38,9 @@ _LAZY = {
     "flush": "tracking",
     "end_run": "tracking",
     "DataVersion": "datasets",
+    "show_run": "widgets",  # the inline views need ipywidgets (the [widgets] extra)
+    "show_metrics": "widgets",
+    "show_data": "widgets",
 }
 
 __all__ = ["__version__", *_LAZY]
