@@ -58,3 +58,15 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY})
 
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext mlops_jupyter``: the ``%mlops`` magics (IPython is already imported there)."""
+    from .magics import load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from .magics import unload
+
+    unload(ipython)
