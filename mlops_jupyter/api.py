@@ -141,17 +141,20 @@ def data(
     current folder) or the name a DataFrame was tracked under; unknown paths are an error."""
     if limit < 1:
         raise MlopsError(f"limit must be at least 1, not {limit}.")
-    with _store(where) as store:
-        if path is None:
-            return store.data_versions(limit=limit)
-        names = list(dict.fromkeys([str(path), str(Path(path).resolve())]))
-        found = store.data_versions(names, limit=limit)
-        if not found:
-            raise NotFoundError(
-                f"no data versions recorded for '{path}'.",
-                hint="`mlops data` lists what has been tracked (mlops.track_data(PATH)).",
-            )
-        return found
+    names = [] if path is None else list(dict.fromkeys([str(path), str(Path(path).resolve())]))
+    try:
+        store = _store(where)
+    except MlopsError:  # no store yet: nothing was tracked
+        found: list[dict[str, Any]] = []
+    else:
+        with store:
+            found = store.data_versions(names or None, limit=limit)
+    if path is not None and not found:
+        raise NotFoundError(
+            f"no data versions recorded for '{path}'.",
+            hint="`mlops data` lists what has been tracked (mlops.track_data(PATH)).",
+        )
+    return found
 
 
 def diff(run_a: str, run_b: str, where: str | Path | None = None) -> dict[str, Any]:
