@@ -66,24 +66,38 @@ def run(
     return run_pipeline(target, options, listeners)
 
 
-def _store(where: str | Path | None) -> Any:
+def _store(where: str | Path | None, *, create: bool = False, looking_for: str = "") -> Any:
+    """The store serving ``where``; reading commands never create one where there is none."""
+    from .errors import NotFoundError
     from .store import Store
 
-    return Store(find_home(Path(where) if where else Path.cwd()))
+    home = find_home(Path(where) if where else Path.cwd())
+    if not create and not (home / "mlops.db").exists():
+        raise NotFoundError(
+            f"{looking_for}there are no runs yet (no store at {home}).",
+            hint="Start one with `mlops run NOTEBOOK`, or set MLOPS_HOME.",
+        )
+    return Store(home)
 
 
 def runs(
     where: str | Path | None = None, *, limit: int = 20, notebook: str | Path | None = None
 ) -> list[dict[str, Any]]:
     """Runs newest first, from the store that serves ``where`` (a folder or notebook)."""
-    with _store(where or notebook) as store:
+    from .errors import MlopsError
+
+    try:
+        store = _store(where or notebook)
+    except MlopsError:
+        return []  # no store yet: no runs
+    with store:
         shown = str(Path(notebook).resolve()) if notebook else None
         return store.list_runs(limit=limit, notebook=shown)
 
 
 def show(run_ref: str, where: str | Path | None = None) -> dict[str, Any]:
     """One run (``mlops show --json``); ``run_ref`` is an id, a unique prefix, or ``latest``."""
-    with _store(where) as store:
+    with _store(where, looking_for=f"no run '{run_ref}': ") as store:
         return store.get_run(store.resolve_run(run_ref))
 
 
@@ -225,3 +239,17 @@ def metric_steps(
             series["steps"].append(step)
             series["values"].append(nan if value is None else value)
         return found
+
+
+def gc(dry_run: bool = False, where: str | Path | None = None) -> tuple[int, int]:
+    """Remove stored values nothing refers to: ``(objects removed, bytes freed)``."""
+    from .errors import MlopsError
+    from .gc import collect
+
+    try:
+        store = _store(where)
+    except MlopsError:
+        return 0, 0
+    with store:
+        removed, freed = collect(store, dry_run=dry_run)
+    return removed, freed

@@ -138,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_commands(sub)
 
-    p = sub.add_parser("gc", help="remove objects and run folders no run or cache entry refers to")
+    p = sub.add_parser("gc", help="remove stored values no run or cache entry refers to")
     p.add_argument("--dry-run", action="store_true")
     p.set_defaults(func=_cmd_gc)
     return parser

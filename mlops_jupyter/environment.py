@@ -7,7 +7,6 @@ kept on disk, keyed by the modification times of the site-packages folders.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -103,26 +102,34 @@ def _scan(dirs: list[str]) -> dict[str, str]:
     return found
 
 
-@functools.lru_cache(maxsize=1)
+_MEMO: dict[str, dict[str, str]] = {}  # stamp -> map: a long-lived process sees upgrades
+
+
 def _distributions(cache_dir: str | None) -> dict[str, str]:
     dirs = _site_dirs()
     stamp = hashlib.sha256(
         json.dumps([(d, os.stat(d).st_mtime_ns) for d in dirs]).encode()
     ).hexdigest()
+    if stamp in _MEMO:
+        return _MEMO[stamp]
     cache = Path(cache_dir, "packages.json") if cache_dir else None
+    found: dict[str, str] | None = None
     if cache is not None:
         try:
             data = json.loads(cache.read_text())
             if data.get("stamp") == stamp:
-                return dict(data["map"])
+                found = dict(data["map"])
         except (OSError, ValueError, KeyError):
             pass
-    found = _scan(dirs)
-    if cache is not None:
-        try:
-            write_atomic(cache, json.dumps({"stamp": stamp, "map": found}), fsync=False)
-        except OSError:
-            pass
+    if found is None:
+        found = _scan(dirs)
+        if cache is not None:
+            try:
+                write_atomic(cache, json.dumps({"stamp": stamp, "map": found}), fsync=False)
+            except OSError:
+                pass
+    _MEMO.clear()
+    _MEMO[stamp] = found
     return found
 
 

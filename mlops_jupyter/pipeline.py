@@ -59,6 +59,7 @@ class Stage:
     imports: tuple[str, ...] = ()  # dotted names of the modules setup and stage import
 
     def to_dict(self) -> dict[str, Any]:
+        ids = {cell.index: cell.ref for cell in self.cells}
         return {
             "name": self.name,
             "after": list(self.after),
@@ -71,7 +72,7 @@ class Stage:
             "from": dict(self.inputs),
             # where each input is first read and each output last written: the "why"
             "why": {
-                name: {"cell": use.cell, "line": use.line, "how": use.how}
+                name: {"cell": use.cell, "id": ids.get(use.cell), "line": use.line, "how": use.how}
                 for name, use in [
                     *((n, self.reads[n]) for n in self.inputs if n in self.reads),
                     *((n, self.writes[n]) for n in self.outputs if n in self.writes),

@@ -124,6 +124,15 @@ def load_inputs(ctx: Mapping[str, Any] | None, names: Iterable[str]) -> tuple[An
     return tuple(found)
 
 
+def _origin(ctx: Mapping[str, Any], name: str) -> str:
+    """`` It is assigned in model.ipynb cell 4 (id ab12), line 2.`` from the compiler's record."""
+    where = ctx.get("origins", {}).get(name)
+    if not where:
+        return ""
+    cell = f"cell {where['cell']}" + (f" (id {where['id']})" if where.get("id") else "")
+    return f" It is assigned in {ctx.get('notebook', 'the notebook')} {cell}, line {where['line']}."
+
+
 def _metric(stage: str, name: str, value: Any) -> float:
     try:
         number = float(value)
@@ -161,7 +170,8 @@ def save_outputs(
             data, fmt = encode(value)
         except Exception as exc:
             raise ValueTransferError(
-                f"stage '{stage}' cannot pass '{name}' (a {_type_name(value)}) to {users}: {exc}. "
+                f"stage '{stage}' cannot pass '{name}' (a {_type_name(value)}) to {users}: "
+                f"{exc}.{_origin(ctx, name)} "
                 f"Turn it into plain data (a list, array or frame), or compute '{name}' in the stage that uses it."
             ) from None
         outputs[name] = {

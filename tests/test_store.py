@@ -136,13 +136,6 @@ def test_a_failed_transaction_leaves_nothing_behind(store: Store) -> None:
     assert store.db.execute("SELECT COUNT(*) FROM pipelines").fetchone()[0] == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Store() runs PRAGMA journal_mode=WAL, which fails at once with 'database is "
-    "locked' (the 60 s busy timeout does not apply) while another process holds a lock on a "
-    "store that is not in WAL mode yet; two `mlops run` starting together in a fresh project "
-    "crash with a sqlite3.OperationalError traceback (~20% of tries with 2 processes)",
-)
 def test_opening_a_new_store_waits_while_another_process_is_creating_it(tmp_path: Path) -> None:
     creator = sqlite3.connect(tmp_path / "mlops.db", isolation_level=None, check_same_thread=False)
     creator.execute("BEGIN IMMEDIATE")
@@ -272,12 +265,6 @@ def test_a_run_whose_process_is_gone_reads_back_as_interrupted(tmp_path: Path) -
         assert [r["status"] for r in store.list_runs()] == ["interrupted"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Store._reap (finish_run) turns only 'pending' stages into 'skipped'; the stage "
-    "that was running when the process died stays 'running' forever in an 'interrupted' run "
-    "(not one of succeeded|cached|failed|skipped)",
-)
 def test_a_run_whose_process_is_gone_leaves_no_stage_running(tmp_path: Path) -> None:
     Store(tmp_path).close()
     run_id = finished(python(DIES_WHILE_RUNNING, str(tmp_path)))

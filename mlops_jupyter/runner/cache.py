@@ -39,6 +39,8 @@ def stage_key(
         "inputs": {name: [ref["hash"], ref["format"]] for name, ref in sorted(inputs.items())},
         "python": environment.get("python"),
         "kernel": environment.get("kernel"),
+        # the same code in another project folder reads other files: not the same result
+        "workdir": environment.get("workdir"),
         "packages": {n: v for n, v in environment.get("packages", {}).items() if n in top},
         "local": {n: h for n, h in environment.get("local_modules", {}).items() if n in top},
     }

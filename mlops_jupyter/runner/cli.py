@@ -5,11 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from .. import api
-from ..paths import find_home
 from .params import split_assignments
 from .progress import Progress
 
@@ -59,12 +57,6 @@ def run_command(args: argparse.Namespace) -> int:
     return 0 if run["status"] == "succeeded" else 1
 
 
-def _store() -> Any:
-    from ..store import Store
-
-    return Store(find_home(Path.cwd()))
-
-
 def runs_command(args: argparse.Namespace) -> int:
     runs = api.runs(limit=args.limit)
     if args.json:
@@ -105,10 +97,7 @@ def show_command(args: argparse.Namespace) -> int:
 
 
 def gc_command(args: argparse.Namespace) -> int:
-    from ..gc import collect
-
-    with _store() as store:
-        removed, freed = collect(store, dry_run=args.dry_run)
+    removed, freed = api.gc(dry_run=args.dry_run)
     verb = "would remove" if args.dry_run else "removed"
     print(f"{verb} {removed} unreferenced objects ({freed / 1e6:.1f} MB)")
     return 0

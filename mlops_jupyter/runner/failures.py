@@ -25,6 +25,28 @@ def _executed_cell(executed: Path, exec_count: int) -> dict[str, Any] | None:
     return next((c for c in cells if c.get("execution_count") == exec_count), None)
 
 
+def _running_cell(executed: Path) -> dict[str, Any] | None:
+    """The cell that was executing when a stage stopped without a cell error (timeout, kernel
+    death): the last one papermill started, in the executed notebook it saves after each cell."""
+    try:
+        cells = json.loads(executed.read_text())["cells"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    started = [c for c in cells if c.get("metadata", {}).get("papermill", {}).get("start_time")]
+    return started[-1] if started else None
+
+
+def describe_stop(stage: str, notebook: str, executed: Path, exc: BaseException) -> str:
+    """``stage 'fit' failed at model.ipynb cell 4 (id x): CellTimeoutError: ...`` for a stage
+    that stopped without a cell error of its own."""
+    origin = ((_running_cell(executed) or {}).get("metadata", {}).get("mlops", {})).get(
+        "source_cell"
+    )
+    where = f" at {notebook} cell {origin['index']} (id {origin['id']})" if origin else ""
+    lines = strip_ansi(str(exc)).strip().splitlines()
+    return f"stage '{stage}' failed{where}: {type(exc).__name__}: {lines[0] if lines else ''}"
+
+
 def describe(
     stage: str,
     notebook: str,

@@ -9,6 +9,7 @@ does not use the formats it serves.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import threading
 import time
@@ -16,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from .executor import StageOutcome, StageTask
-from .failures import describe, strip_ansi
+from .failures import describe, describe_stop
 from .kernels import KernelPool
 
 
@@ -41,6 +42,9 @@ class LocalExecutor:
         preload: list[str] | None = None,
     ) -> None:
         self.jobs = max(1, jobs)
+        # nbclient leaves pending tasks behind on a timeout or a dead kernel; asyncio would print
+        # "Task was destroyed but it is pending!" into the user's terminal for each
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
         self.pool = KernelPool(kernel_name, cwd, env, preload)
         self.threads = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="mlops-stage")
         self._papermill: Future[Any] = Future()
@@ -98,9 +102,10 @@ class LocalExecutor:
                 km=km,
                 progress_bar=False,
                 log_output=False,
-                request_save_on_cell_execute=False,
+                # saved after each cell: a stage that times out or loses its kernel keeps what it
+                # printed, and a long stage's notebook can be opened while it runs
+                request_save_on_cell_execute=True,
                 execution_timeout=task.timeout,
-                cwd=str(task.cwd),
             )
             return None
         except PapermillExecutionError as exc:
@@ -116,10 +121,7 @@ class LocalExecutor:
         except Exception as exc:
             if self._cancelled.is_set():
                 return "interrupted"
-            reason = strip_ansi(str(exc)).strip().splitlines()
-            return (
-                f"stage '{task.stage}' failed: {type(exc).__name__}: {reason[0] if reason else ''}"
-            )
+            return describe_stop(task.stage, task.source_notebook, task.executed, exc)
         finally:
             self.pool.release(km)
 

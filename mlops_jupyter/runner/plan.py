@@ -24,6 +24,7 @@ class StagePlan:
     code_hash: str
     imports: tuple[str, ...]
     source_cells: dict[str, int] = field(default_factory=dict)
+    why: dict[str, dict[str, Any]] = field(default_factory=dict)  # where inputs/outputs are used
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ def load_plan(folder: str | Path) -> Plan:
                 code_hash=entry["code_hash"],
                 imports=tuple(entry.get("imports", ())),
                 source_cells=dict(entry.get("source_cells", {})),
+                why=dict(entry.get("why", {})),
             )
         )
     workdir = (folder / data.get("workdir", ".")).resolve()

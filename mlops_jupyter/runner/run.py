@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,9 @@ def prepare(target: str | Path) -> Target:
     from ..compiler import compile_notebook
 
     compiled = compile_notebook(path)
-    return Target(load_plan(compiled.output), str(path.resolve()), find_home(path))
+    # Two notebooks with the same name and code share a compiled folder; each runs in its own.
+    plan = replace(load_plan(compiled.output), workdir=path.resolve().parent)
+    return Target(plan, str(path.resolve()), find_home(path))
 
 
 def environment(plan: Plan, home: Path) -> dict[str, Any]:
@@ -78,6 +80,7 @@ def environment(plan: Plan, home: Path) -> dict[str, Any]:
         "python": python_version(),
         "platform": platform.platform(),
         "kernel": plan.kernel_name,
+        "workdir": str(plan.workdir),
         "packages": packages,
         "local_modules": local,
         **git_state(plan.workdir),
@@ -165,6 +168,10 @@ class _Run:
             base = stage_key(stage, self.values, inputs, self.env)
             key = with_data(base, self._current_data(base, name))
             hit = self.store.cache_get(key) if self._uses_cache(name) else None
+            if hit is None and name not in self.selected and stage.options.get("cache") is False:
+                # an upstream of --stages/--from that never caches: reuse its latest outputs
+                last = self.store.last_outputs(self.plan.name, name)
+                hit = {"outputs": last, "metrics": {}} if last is not None else None
             if hit is not None:
                 self.results[name] = hit
                 notebook = self._cached_notebook(key)
@@ -241,6 +248,8 @@ class _Run:
             "inputs": inputs,
             "manifest": str(self.run_dir / f"{name}.outputs.json"),
             "consumers": self.consumers.get(name, {}),
+            "notebook": self.plan.notebook,
+            "origins": {v: stage.why[v] for v in stage.outputs if v in stage.why},
         }
         task = StageTask(
             stage=name,

@@ -283,11 +283,6 @@ def test_a_value_that_cannot_be_pickled_fails_naming_the_variable(
     assert "stage 'make' cannot pass 'gen' (a generator) to 'use'" in error
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DESIGN: a value that cannot be passed is 'a clear error naming variable, type, "
-    "producing stage and cell'; the error names no cell",
-)
 def test_a_value_that_cannot_be_pickled_names_the_cell_that_assigns_it(
     make_notebook: MakeNotebook,
 ) -> None:
@@ -328,12 +323,6 @@ def test_retries_rerun_a_failing_stage_and_a_timeout_stops_a_slow_one(
     assert slow["duration_s"] < 30
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: papermill writes the executed notebook only when the stage ends normally or "
-    "with a cell error; a stage that times out or whose kernel dies (also one interrupted) "
-    "keeps no executed notebook, yet its 'notebook' field points at the missing file",
-)
 def test_a_stage_that_times_out_or_kills_its_kernel_keeps_its_executed_notebook(
     make_notebook: MakeNotebook,
 ) -> None:
@@ -350,11 +339,6 @@ def test_a_stage_that_times_out_or_kills_its_kernel_keeps_its_executed_notebook(
         assert "working" in Path(entry["notebook"]).read_text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a timeout is reported as 'stage failed: CellTimeoutError: A cell timed out...' "
-    "without the source notebook's cell position and id",
-)
 def test_a_timeout_names_the_source_cell_that_ran_too_long(make_notebook: MakeNotebook) -> None:
     nb = make_notebook(
         [
@@ -365,12 +349,6 @@ def test_a_timeout_names_the_source_cell_that_ran_too_long(make_notebook: MakeNo
     assert "nb.ipynb cell 2 (id c2)" in stage(run(nb), "slow")["error"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: objects.put never rewrites an existing (damaged) object and Store.cache_get "
-    "only checks that it exists, so a damaged value fails its readers on every run, even "
-    "with --no-cache, until the file is deleted by hand",
-)
 def test_a_damaged_value_is_repaired_by_running_without_the_cache(
     make_notebook: MakeNotebook, home: Path
 ) -> None:
@@ -392,12 +370,6 @@ def stage_outputs(home: Path, run_id: str, name: str) -> dict[str, Any]:
     return dict(json.loads(row["outputs"]))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the cache key has neither the pipeline nor the working folder, so the same "
-    "stage code in another folder (same store, e.g. the git root's .mlops) reuses the first "
-    "folder's result, read from the other folder's files",
-)
 def test_the_same_stage_code_in_another_folder_is_not_taken_from_the_cache(
     make_notebook: MakeNotebook, tmp_path: Path
 ) -> None:
