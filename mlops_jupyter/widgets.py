@@ -45,6 +45,19 @@ def _where(where: str | Path | None) -> str | Path | None:
     return where or current_notebook(ipython_shell())
 
 
+# ipywidgets gives an HTML widget a narrow default width: the tables and charts need the cell's
+_FULL_WIDTH = {"width": "100%"}
+
+
+def _refresh_button() -> Any:
+    return W.Button(
+        description="Refresh",
+        icon="refresh",
+        tooltip="read the store again",
+        layout={"width": "auto", "align_self": "flex-start"},
+    )
+
+
 class _View(W.VBox):
     """A VBox that also renders as text/html and text/plain outside a live frontend."""
 
@@ -72,7 +85,7 @@ class RunView(_View):
         self.state = state or RunState()
         self._lock = threading.Lock()  # events arrive on the run's thread, ticks on the kernel's
         self.cancel = threading.Event()  # set it (or click Stop) to stop the run as Ctrl-C would
-        self._graph = W.HTML(value=run_html(self.state))
+        self._graph = W.HTML(value=run_html(self.state), layout=_FULL_WIDTH)
         self._stop = W.Button(
             description="Stop run", icon="stop", button_style="danger", layout={"display": "none"}
         )
@@ -187,8 +200,8 @@ class MetricsView(_View):
         self.rows: list[dict[str, Any]] = []
         self.shown_keys: list[str] = []
         self.series: dict[str, dict[str, Any]] = {}
-        self._body = W.HTML()
-        refresh = W.Button(description="Refresh", icon="refresh", layout={"width": "auto"})
+        self._body = W.HTML(layout=_FULL_WIDTH)
+        refresh = _refresh_button()
         refresh.on_click(lambda _: self.refresh())
         super().__init__(children=[refresh, self._body])
         self.refresh()
@@ -212,8 +225,8 @@ class MetricsView(_View):
                 found[key] = {
                     "xs": [float(i if s is None else s) for i, s in enumerate(series["steps"])],
                     "ys": [float(v) for v in series["values"]],
-                    "caption": f"{len(series['values']):,} steps · run "
-                    f"{newest['run_id'] if newest else ''}",
+                    "caption": f"{len(series['values']):,} steps · run …"
+                    f"{newest['run_id'][-6:] if newest else ''}",
                     "labels": None,
                 }
                 continue
@@ -278,8 +291,8 @@ class DataView(_View):
     def __init__(self, path: str | None, *, where: str | Path | None, limit: int) -> None:
         self.path, self.where, self.limit = path, where, limit
         self.versions: list[dict[str, Any]] = []
-        self._body = W.HTML()
-        refresh = W.Button(description="Refresh", icon="refresh", layout={"width": "auto"})
+        self._body = W.HTML(layout=_FULL_WIDTH)
+        refresh = _refresh_button()
         refresh.on_click(lambda _: self.refresh())
         super().__init__(children=[refresh, self._body])
         self.refresh()

@@ -47,6 +47,11 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
+def _fmt_x(value: float) -> str:
+    """Steps are whole numbers: 99,999 reads better than 1e+05."""
+    return f"{int(value):,}" if value == int(value) else _fmt(value)
+
+
 def line_chart_svg(
     title: str,
     xs: Sequence[float],
@@ -55,7 +60,7 @@ def line_chart_svg(
     lower_is_better: bool = False,
     x_labels: tuple[str, str] | None = None,
     caption: str = "",
-    width: int = 360,
+    width: int = 340,
     height: int = 150,
     max_points: int | None = None,
 ) -> str:
@@ -106,13 +111,13 @@ def line_chart_svg(
     def sy(y: float) -> float:
         return top + plot_h * (1 - (y - y0) / (y1 - y0))
 
-    for y, label in ((y1, _fmt(y1)), (y0, _fmt(y0))):  # the value range, on the left
+    for y in (min(py), max(py)):  # the data's range, labelled where it lies
         parts.append(
             f'<line x1="{left}" x2="{left + plot_w}" y1="{sy(y):.1f}" y2="{sy(y):.1f}" '
-            f'stroke="#eef1f3"/><text x="{left - 5}" y="{sy(y) + 4:.1f}" font-size="10" '
-            f'fill="#78909c" text-anchor="end">{label}</text>'
+            f'stroke="#eef1f3"/><text x="{left - 5}" y="{sy(y) + 3.5:.1f}" font-size="10" '
+            f'fill="#78909c" text-anchor="end">{_fmt(y)}</text>'
         )
-    first, last = x_labels or (_fmt(x0), _fmt(x1))
+    first, last = x_labels or (_fmt_x(x0), _fmt_x(x1))
     base = top + plot_h + 15
     parts.append(
         f'<text x="{left}" y="{base}" font-size="10" fill="#78909c">{escape(first)}</text>'
@@ -129,17 +134,15 @@ def line_chart_svg(
             f'<circle cx="{sx(px[i]):.1f}" cy="{sy(py[i]):.1f}" r="2.4" fill="#1e88e5"/>'
             for i in keep
         )
-    best = min(range(len(py)), key=py.__getitem__) if lower_is_better else None
-    if best is None:
-        best = max(range(len(py)), key=py.__getitem__)
-    bx, by = sx(px[best]), sy(py[best])
-    anchor = "end" if bx > left + plot_w * 0.7 else "start"
-    shift = -6 if anchor == "end" else 6
+    pick = min if lower_is_better else max
+    best = pick(range(len(py)), key=py.__getitem__)
+    # the best point: a dot on the line, its value in the title row (a label by the point would
+    # sit on the line itself in a noisy curve)
     parts.append(
-        f'<circle class="mlops-best" cx="{bx:.1f}" cy="{by:.1f}" r="4" fill="#2e7d32" '
-        f'stroke="#fff" stroke-width="1.5"/>'
-        f'<text x="{bx + shift:.1f}" y="{max(top + 9, by - 6):.1f}" font-size="10.5" '
-        f'font-weight="600" fill="#2e7d32" text-anchor="{anchor}">best {_fmt(py[best])}</text>'
+        f'<circle class="mlops-best" cx="{sx(px[best]):.1f}" cy="{sy(py[best]):.1f}" r="4" '
+        f'fill="#2e7d32" stroke="#fff" stroke-width="1.5"/>'
+        f'<text x="{12 + 7 * len(title)}" y="15" font-size="10.5" font-weight="600" '
+        f'fill="#2e7d32">best {_fmt(py[best])}</text>'
     )
     parts.append("</svg>")
     return "".join(parts)

@@ -93,12 +93,13 @@ def stage_graph_svg(state: RunState, now: float | None = None) -> str:
         f'height="{height}" viewBox="0 0 {width} {height}" style="max-width:100%;height:auto;{FONT}">'
     ]
     for stage in stages:  # edges under the boxes
-        x2, y2 = corner(stage.name)
+        x2, top = corner(stage.name)
+        y2 = top + BOX_H / 2
         for upstream in stage.after:
             if upstream not in position:
                 continue
-            x1, y1 = corner(upstream)
-            x1, y1, y2 = x1 + BOX_W, y1 + BOX_H / 2, y2 + BOX_H / 2
+            left, y1 = corner(upstream)
+            x1, y1 = left + BOX_W, y1 + BOX_H / 2
             bend = (x2 - x1) / 2
             end = x2 - 6
             parts.append(

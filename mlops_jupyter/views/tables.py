@@ -290,7 +290,7 @@ def data_table_html(versions: list[dict[str, Any]]) -> str:
     rows = with_diffs(versions)
     head = "".join(
         f'<th style="{TH}">{h}</th>'
-        for h in ("path", "hash", "size", "rows × cols", "", "when", "run / stage")
+        for h in ("path", "hash", "size", "rows × cols", "", "when (UTC)", "run / stage")
     )
     body = []
     for v in rows:
