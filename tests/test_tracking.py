@@ -387,3 +387,57 @@ def test_values_logged_before_a_stage_fails_are_kept(tmp_path: Path) -> None:
     assert "ValueError: boom" in run["stages"][1]["error"]
     assert len(api.metrics(run["run_id"], where=tmp_path / ".mlops")["loss"]) == 300
     assert run["parameters"] == {"epochs": 300}
+
+
+# -- in a real IPython kernel (what a notebook is)
+
+
+def test_in_a_kernel_each_cell_is_flushed_even_if_it_raises(tmp_path: Path) -> None:
+    """A cell that logs and then raises: its values are in the store as soon as the cell ends,
+    before any exit handler; the kernel is then killed outright and nothing is missing."""
+    from jupyter_client.manager import start_new_kernel
+
+    notebook = tmp_path / "explore.ipynb"
+    notebook.write_text("{}")
+    env = {**os.environ, "MLOPS_HOME": str(tmp_path / ".mlops"), "JPY_SESSION_NAME": str(notebook)}
+    km, kc = start_new_kernel(kernel_name="python3", env=env, cwd=str(tmp_path))
+    try:
+        reply = kc.execute_interactive(
+            "import mlops_jupyter as mlops\n"
+            "for i in range(500):\n"
+            "    mlops.log_metric('loss', 1 / (i + 1), step=i)\n"
+            "raise RuntimeError('later line fails')",
+            timeout=60,
+        )
+        assert reply["content"]["status"] == "error"
+        run = only_run(tmp_path / ".mlops")
+        assert run["notebook"] == str(notebook.resolve()) and run["status"] == "running"
+        assert len(api.metrics(run["run_id"], where=tmp_path / ".mlops")["loss"]) == 500
+    finally:
+        km.shutdown_kernel(now=True)  # killed, no shutdown request: no atexit
+        kc.stop_channels()
+    assert only_run(tmp_path / ".mlops")["status"] == "interrupted"
+
+
+def test_vs_code_notebook_path(tmp_path: Path) -> None:
+    from jupyter_client.manager import start_new_kernel
+
+    notebook = tmp_path / "vs.ipynb"
+    notebook.write_text("{}")
+    env = {k: v for k, v in os.environ.items() if k != "JPY_SESSION_NAME"}
+    env["MLOPS_HOME"] = str(tmp_path / ".mlops")
+    km, kc = start_new_kernel(kernel_name="python3", env=env, cwd=str(tmp_path))
+    try:
+        reply = kc.execute_interactive(
+            f"__vsc_ipynb_file__ = {str(notebook)!r}\n"
+            "import mlops_jupyter as mlops\nmlops.log_metric('x', 1)",
+            timeout=60,
+        )
+        assert reply["content"]["status"] == "ok"
+        kc.execute_interactive("quit()", timeout=30)  # a normal shutdown runs atexit
+    finally:
+        km.shutdown_kernel(now=False)
+        kc.stop_channels()
+    run = only_run(tmp_path / ".mlops")
+    assert (run["pipeline"], run["notebook"]) == ("vs", str(notebook.resolve()))
+    assert run["metrics"] == {"x": 1.0}
