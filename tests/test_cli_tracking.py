@@ -115,6 +115,20 @@ def test_data_lists_versions_with_changes(project: tuple[Path, str, str]) -> Non
     assert "+c; rows 2 -> 3" in table.stdout
 
 
+def test_run_json_is_strict_with_non_finite_metrics(project: tuple[Path, str, str]) -> None:
+    folder, first, _ = project
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"non-standard JSON constant {constant}")
+
+    shown = json.loads(mlops("show", first, "--json", cwd=folder).stdout, parse_constant=refuse)
+    assert shown["metrics"]["acc"] is None
+    listed = json.loads(mlops("runs", "--json", cwd=folder).stdout, parse_constant=refuse)
+    assert listed[1]["metrics"]["acc"] is None
+    text = mlops("show", first, cwd=folder).stdout
+    assert "acc=nan" in text and "(interactive)" in text
+
+
 def test_params(project: tuple[Path, str, str]) -> None:
     folder, first, _ = project
     result = mlops("params", first, cwd=folder)

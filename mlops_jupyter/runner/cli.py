@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from .. import api
+from ..tracking_cli import json_safe  # NaN/inf metrics print as null: strict JSON
 from .params import split_assignments
 from .progress import Progress
 
@@ -20,7 +21,7 @@ def summary(run: dict[str, Any]) -> str:
     counts: dict[str, int] = {}
     for stage in run["stages"]:
         counts[stage["status"]] = counts.get(stage["status"], 0) + 1
-    parts = ", ".join(f"{n} {s}" for s, n in counts.items())
+    parts = ", ".join(f"{n} {s}" for s, n in counts.items()) or run.get("origin") or ""
     lines = [f"run {run['run_id']} {run['status']} in {run['duration_s'] or 0:.1f}s ({parts})"]
     if run["metrics"]:
         lines.append("  metrics: " + "  ".join(f"{k}={v:.6g}" for k, v in run["metrics"].items()))
@@ -51,7 +52,7 @@ def run_command(args: argparse.Namespace) -> int:
         listeners=[progress],
     )
     if args.json:
-        print(json.dumps(run, indent=2, default=str))
+        print(json.dumps(json_safe(run), indent=2, default=str))
     else:
         print(summary(run))
     return 0 if run["status"] == "succeeded" else 1
@@ -60,7 +61,7 @@ def run_command(args: argparse.Namespace) -> int:
 def runs_command(args: argparse.Namespace) -> int:
     runs = api.runs(limit=args.limit)
     if args.json:
-        print(json.dumps(runs, indent=2, default=str))
+        print(json.dumps(json_safe(runs), indent=2, default=str))
         return 0
     if not runs:
         print("no runs yet: start one with `mlops run NOTEBOOK`")
@@ -80,7 +81,7 @@ def runs_command(args: argparse.Namespace) -> int:
 def show_command(args: argparse.Namespace) -> int:
     run = api.show(args.run)
     if args.json:
-        print(json.dumps(run, indent=2, default=str))
+        print(json.dumps(json_safe(run), indent=2, default=str))
         return 0
     print(summary(run))
     print(f"  pipeline: {run['pipeline']} version {run['version']}  notebook: {run['notebook']}")
