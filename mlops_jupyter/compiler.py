@@ -231,6 +231,8 @@ def _assign_stages(nb: Notebook) -> tuple[list[_StageDraft], list[Cell], list[Ce
         elif current is None:
             if tags.role == T.SKIP and not (tags.after or tags.options()):
                 continue
+            if not tags.tagged and _only_face_magics(cell.source):
+                continue
             current = drafts[DEFAULT_STAGE] = _StageDraft(DEFAULT_STAGE, cell)
         for name in tags.after:
             current.after.setdefault(name, cell)
@@ -260,8 +262,27 @@ def _strip_magic(source: str) -> tuple[str, int]:
     return (rest[1] if len(rest) > 1 else ""), lead + 1
 
 
+# `%mlops run`, `compile`, `explain`... and `%load_ext mlops_jupyter` drive pipelines from the
+# notebook; inside a stage they would recurse or need the magic loaded. Kept: `%mlops log`.
+_FACE_MAGIC = re.compile(
+    r"^([ \t]*)(?:%mlops(?:[ \t]+(?!log\b)\S.*)?|%load_ext[ \t]+mlops_jupyter)[ \t]*$", re.M
+)
+
+
+def _without_face_magics(source: str) -> str:
+    """Face magics become ``pass`` at their indentation, so blocks and line numbers hold."""
+    return _FACE_MAGIC.sub(r"\1pass", source) if "%" in source else source
+
+
+def _only_face_magics(source: str) -> bool:
+    """A cell like ``%load_ext mlops_jupyter`` or ``%mlops run``: it drives the pipeline and
+    is no part of it."""
+    return "%" in source and not _FACE_MAGIC.sub("", source).strip()
+
+
 def _code_cell(cell: Cell, source: str, offset: int = 0) -> CodeCell:
-    return CodeCell(cell.index, cell.ref, source, cell.tags, offset)
+    """The cell as a stage runs it."""
+    return CodeCell(cell.index, cell.ref, _without_face_magics(source), cell.tags, offset)
 
 
 def _find_cycle(order: list[str], after: dict[str, tuple[str, ...]]) -> list[str] | None:

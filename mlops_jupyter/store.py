@@ -522,8 +522,14 @@ class Store:
             for r in self.db.execute("SELECT name, value FROM params WHERE run_id = ?", (run_id,))
         }
         metrics: dict[str, float] = {}
+        # the last value of each key, in the order keys were first logged, computed by SQLite
+        # (a 100,000-step run would otherwise cost ~0.3 s of Python per run listed)
         for r in self.db.execute(
-            "SELECT key, value FROM metrics WHERE run_id = ? ORDER BY time, rowid", (run_id,)
+            "SELECT key, value FROM (SELECT key, value, ROW_NUMBER() OVER"
+            " (PARTITION BY key ORDER BY time DESC, rowid DESC) AS newest,"
+            " MIN(time) OVER (PARTITION BY key) AS first FROM metrics WHERE run_id = ?)"
+            " WHERE newest = 1 ORDER BY first, key",
+            (run_id,),
         ):
             metrics[r["key"]] = float("nan") if r["value"] is None else r["value"]  # NaN: NULL
         stages = []

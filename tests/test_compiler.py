@@ -1059,3 +1059,32 @@ def test_compiled_to_dict_names_the_output(compiled, tmp_path) -> None:
     data = result.to_dict()
     assert data["output"] == str(tmp_path / "out")
     assert data["version"] == result.pipeline.version
+
+
+# --------------------------------------------------------------------------- face magics
+
+
+def test_pipeline_driving_magics_do_not_run_inside_stages(build_nb) -> None:
+    pipeline = build_nb(
+        [
+            "%load_ext mlops_jupyter",  # alone above the first stage: no stage of its own
+            (["stage:a"], "x = 1\nif x:\n    %mlops run\n%mlops explain --notebook nb.ipynb"),
+            "%mlops log acc=0.5",
+        ]
+    )
+    assert [s.name for s in pipeline.stages] == ["a"]
+    sources = [c.source for c in pipeline.stage("a").cells]
+    # replaced in place by `pass`, so blocks stay valid and line numbers stay the user's
+    assert sources == ["x = 1\nif x:\n    pass\npass", "%mlops log acc=0.5"]
+
+
+def test_a_stage_that_logs_with_the_magic_loads_the_extension(build_nb) -> None:
+    from mlops_jupyter.render.stage import stage_notebook
+
+    pipeline = build_nb([(["stage:a"], "%mlops log acc=0.5"), (["stage:b"], "y = 2")])
+    inputs = {
+        s.name: next(c for c in stage_notebook(pipeline, s)["cells"] if c["id"] == "mlops-inputs")
+        for s in pipeline.stages
+    }
+    assert "load_extension" in inputs["a"]["source"]
+    assert "load_extension" not in inputs["b"]["source"]

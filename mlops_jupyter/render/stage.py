@@ -53,6 +53,9 @@ def stage_notebook(pipeline: Pipeline, stage: Stage) -> dict[str, Any]:
     cells += [_user_cell(c, "setup", used) for c in pipeline.setup]
 
     load = f"from mlops_jupyter import values as {RUNTIME}\n"
+    if any("%mlops log" in c.source for c in (*pipeline.setup, *stage.cells)):
+        load += 'get_ipython().extension_manager.load_extension("mlops_jupyter")\n'
+
     if stage.inputs:
         targets = ", ".join(stage.inputs) + ("," if len(stage.inputs) == 1 else "")
         load += f"{targets} = {RUNTIME}.load_inputs({CONTEXT}, {_names(list(stage.inputs))})"

@@ -29,6 +29,9 @@ class ForkServer:
             [sys.executable, "-m", "mlops_jupyter.runner.forkserver", *modules],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            # its own session: "Interrupt kernel" in a notebook running `%mlops run` signals the
+            # kernel's process group, which must not take the fork server down with it
+            start_new_session=True,
         )
         self._lock = threading.Lock()
         self._ready = False

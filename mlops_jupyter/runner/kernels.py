@@ -102,6 +102,7 @@ class KernelPool:
         self._spare: deque[Future[Any]] = deque()
         self._live: set[Any] = set()
         self._stopping: set[Future[Any]] = set()
+        self._starting: set[Future[Any]] = set()
         self._lock = threading.Lock()
         self._closed = False
         self._loop = asyncio.new_event_loop()
@@ -136,6 +137,14 @@ class KernelPool:
             self._live.add(km)
         return km
 
+    def _launch(self) -> Future[Any]:
+        """Start a kernel (call with the lock held); every start is tracked until it is done,
+        so shutdown can wait for kernels still booting, spare or already reserved."""
+        future = self._call(self._start())
+        self._starting.add(future)
+        future.add_done_callback(self._starting.discard)
+        return future
+
     def _server(self) -> Any:
         if self._fork and self._fork_server is None and hasattr(os, "fork"):
             from .forking import ForkServer
@@ -153,7 +162,7 @@ class KernelPool:
                 return
             missing = spare - len(self._spare)
             for _ in range(missing):
-                self._spare.append(self._call(self._start()))
+                self._spare.append(self._launch())
 
     def reserve(self) -> Future[Any]:
         """A kernel for one stage, as a future: a spare one if any, else one starting now.
@@ -164,7 +173,7 @@ class KernelPool:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the kernel pool is shut down")
-            return self._spare.popleft() if self._spare else self._call(self._start())
+            return self._spare.popleft() if self._spare else self._launch()
 
     async def _stop(self, km: Any) -> None:
         """Kill the kernel's process group outright: its stage is over (or cancelled) and a
@@ -207,9 +216,9 @@ class KernelPool:
             if self._closed:
                 return
             self._closed = True
-            pending = list(self._spare)
             self._spare.clear()
-        for future in pending:
+            starting = list(self._starting)
+        for future in starting:  # let boots finish, then kill them with the rest
             try:
                 future.result(timeout=60)
             except Exception:
@@ -229,6 +238,8 @@ class KernelPool:
                 pass
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+        for future in starting:  # a boot that hung: whoever waits for it must not wait forever
+            future.cancel()
         if self._fork_server is not None:
             self._fork_server.close()
         shutil.rmtree(self._dir, ignore_errors=True)
