@@ -14,7 +14,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { IStageEdit, applyEdit, readEdit, readMagic } from './edit';
 import { IEditorContext, editStage } from './editor';
-import { ICellStage, INotebookStages, assignStages, stageColor } from './stages';
+import { ICellStage, INotebookStages, assignStages, stageColors } from './stages';
 
 const CELL_CLASS = 'mlops-cell';
 const MARK_CLASS = 'mlops-mark';
@@ -220,9 +220,10 @@ export class NotebookStages implements IDisposable {
   private _render(): void {
     const stages = this.compute();
     const notebook = this.panel.content;
+    const colors = stageColors(stages.stages);
     notebook.widgets.forEach((cell, i) => {
       const info = stages.cells[i] ?? null;
-      decorate(cell, info);
+      decorate(cell, info, colors);
       if (info) {
         void cell.ready.then(() => {
           if (!cell.isDisposed && !this._disposed) {
@@ -231,6 +232,7 @@ export class NotebookStages implements IDisposable {
         });
       } else {
         cell.node.querySelector(`:scope > .jp-CellHeader > .${MARK_CLASS}`)?.remove();
+        cell.node.classList.remove('mlops-labelled');
       }
     });
     this._changed.emit(stages);
@@ -269,6 +271,7 @@ export class NotebookStages implements IDisposable {
     const problem = mark.querySelector('.mlops-problem') as HTMLElement;
     const { text, title, quiet } = describe(info);
     mark.classList.toggle('mlops-mark-quiet', quiet);
+    cell.node.classList.toggle('mlops-labelled', !quiet);
     mark.classList.toggle('mlops-mark-error', !!info.error);
     if (button.dataset.text !== text) {
       button.dataset.text = text;
@@ -301,7 +304,11 @@ export class NotebookStages implements IDisposable {
 }
 
 /** Classes and colour on the cell node (works on cells not rendered yet, too). */
-function decorate(cell: Cell, info: ICellStage | null): void {
+function decorate(
+  cell: Cell,
+  info: ICellStage | null,
+  colors: Map<string, string>
+): void {
   const node = cell.node;
   node.classList.toggle(CELL_CLASS, !!info);
   for (const role of ['code', 'parameters', 'setup', 'metrics', 'skip']) {
@@ -310,7 +317,7 @@ function decorate(cell: Cell, info: ICellStage | null): void {
   node.classList.toggle('mlops-starts', !!info && (info.starts || info.resumes));
   node.classList.toggle('mlops-error', !!info?.error);
   if (info?.stage && info.role !== 'skip') {
-    node.style.setProperty('--mlops-color', stageColor(info.stage));
+    node.style.setProperty('--mlops-color', colors.get(info.stage) ?? 'transparent');
     node.dataset.mlopsStage = info.stage;
   } else {
     node.style.removeProperty('--mlops-color');

@@ -3,11 +3,11 @@
  * so it works from the keyboard (Tab through, Space toggles, Enter applies, Escape cancels).
  */
 
-import { Dialog, ReactWidget, showDialog } from '@jupyterlab/apputils';
+import { Dialog, ReactWidget } from '@jupyterlab/apputils';
 import * as React from 'react';
 
 import { IMagicInfo, IStageEdit, applyEdit, isKaleTag, isKnownTag } from './edit';
-import { stageColor } from './stages';
+import { stageColors } from './stages';
 import { STAGE_NAME_RULE, isStageName } from './tags';
 
 /** What the editor knows about the notebook around the cell. */
@@ -30,7 +30,14 @@ export interface IEditorContext {
   startNew?: boolean;
 }
 
-const NEW = '\u0000new';
+const ROLES: ['parameters' | 'setup' | 'metrics' | 'skip', string][] = [
+  ['parameters', "Literal assignments: the pipeline's typed parameters."],
+  ['setup', 'Imports and helpers, run at the top of every stage.'],
+  ['metrics', 'Names listed here are recorded as metrics.'],
+  ['skip', 'Not part of the pipeline (exploration, plots); its other tags are kept.']
+];
+
+const NEW = '__new__'; // never a stage name (those start with a letter)
 const CONTINUE = '';
 
 interface IFormState {
@@ -109,6 +116,7 @@ function StageEditor(props: {
     onChange(next);
   };
   const problems = formProblems(state, ctx);
+  const colors = stageColors(ctx.stages.map(s => s.name));
   const role = state.edit.role;
   const stageFixed = ctx.magic !== null && ctx.magic.stage !== null;
   const ownStage =
@@ -125,8 +133,8 @@ function StageEditor(props: {
   return (
     <div className="mlops-editor">
       <p className="mlops-editor-intro">
-        Cell {ctx.index}. A stage tag starts a stage; the untagged code cells below
-        belong to it.
+        Cell {ctx.index}. A stage tag starts a stage; untagged code cells below belong
+        to it.
       </p>
 
       <fieldset className="mlops-editor-group" disabled={role !== 'code'}>
@@ -215,7 +223,7 @@ function StageEditor(props: {
                     />
                     <span
                       className="mlops-dot"
-                      style={{ background: stageColor(s.name) }}
+                      style={{ background: colors.get(s.name) }}
                       aria-hidden="true"
                     />
                     {s.name}
@@ -226,54 +234,30 @@ function StageEditor(props: {
         )}
       </fieldset>
 
-      <fieldset className="mlops-editor-group">
+      <fieldset className="mlops-editor-group mlops-editor-roles">
         <legend>Role</legend>
-        <label className="mlops-editor-check">
-          <input
-            type="checkbox"
-            className="mlops-editor-parameters"
-            checked={role === 'parameters'}
-            onChange={e => toggleRole('parameters', e.target.checked)}
-          />
-          parameters{' '}
-          <span className="mlops-editor-help">
-            literal assignments: the pipeline's parameters
-          </span>
-        </label>
-        <label className="mlops-editor-check">
-          <input
-            type="checkbox"
-            className="mlops-editor-setup"
-            checked={role === 'setup'}
-            onChange={e => toggleRole('setup', e.target.checked)}
-          />
-          setup{' '}
-          <span className="mlops-editor-help">
-            imports and helpers, run before every stage
-          </span>
-        </label>
-        <label className="mlops-editor-check">
-          <input
-            type="checkbox"
-            className="mlops-editor-metrics"
-            checked={role === 'metrics'}
-            onChange={e => toggleRole('metrics', e.target.checked)}
-          />
-          metrics{' '}
-          <span className="mlops-editor-help">names listed here are recorded</span>
-        </label>
-        <label className="mlops-editor-check">
-          <input
-            type="checkbox"
-            className="mlops-editor-skip"
-            checked={state.edit.skip}
-            onChange={e => update({}, { skip: e.target.checked })}
-          />
-          skip{' '}
-          <span className="mlops-editor-help">
-            not part of the pipeline (tags kept)
-          </span>
-        </label>
+        {ROLES.map(([which, help]) => (
+          <label key={which} className="mlops-editor-check" title={help}>
+            <input
+              type="checkbox"
+              className={`mlops-editor-${which}`}
+              checked={which === 'skip' ? state.edit.skip : role === which}
+              onChange={e =>
+                which === 'skip'
+                  ? update({}, { skip: e.target.checked })
+                  : toggleRole(which, e.target.checked)
+              }
+            />
+            {which}
+          </label>
+        ))}
+        <p className="mlops-editor-help">
+          {role !== 'code'
+            ? ROLES.find(([w]) => w === role)![1]
+            : state.edit.skip
+              ? ROLES[3][1]
+              : 'Stage code (none checked).'}
+        </p>
       </fieldset>
 
       <fieldset
@@ -379,13 +363,15 @@ export async function editStage(
 ): Promise<IStageEdit | null> {
   let state = initialState(edit, ctx);
   for (;;) {
-    const result = await showDialog<IFormState>({
+    const dialog = new Dialog<IFormState>({
       title: ctx.current ? `Pipeline tags — stage '${ctx.current}'` : 'Pipeline tags',
       body: new EditorBody(ctx, state),
       buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Apply' })],
       focusNodeSelector: ctx.startNew ? '.mlops-editor-name' : 'select, input',
       hasClose: true
     });
+    dialog.addClass('mlops-editor-dialog');
+    const result = await dialog.launch();
     if (!result.button.accept || result.value === null) {
       return null;
     }

@@ -103,8 +103,9 @@ export function layoutGraph(stages: readonly IGraphStage[]): ILayout {
   for (const s of stages) {
     (rows[layer.get(s.name)!] ??= []).push(s.name);
   }
+  // room for the colour bar on the left and a status mark on the right
   const widthOf = (name: string): number =>
-    Math.max(64, Math.round(shorten(name, MAX_LABEL).length * CHAR_WIDTH + 24));
+    Math.max(72, Math.round(shorten(name, MAX_LABEL).length * CHAR_WIDTH + 38));
 
   // x centre of each placed node, for the barycentre sweep
   const centre = new Map<string, number>();
@@ -147,6 +148,7 @@ export function layoutGraph(stages: readonly IGraphStage[]): ILayout {
 
   const byName = new Map(nodes.map(n => [n.name, n]));
   const edges: IEdge[] = [];
+  const curves: { edge: IEdge; pts: number[]; span: number }[] = [];
   for (const stage of stages) {
     const target = byName.get(stage.name)!;
     const ups = upstream(stage);
@@ -167,26 +169,87 @@ export function layoutGraph(stages: readonly IGraphStage[]): ILayout {
       const y2 = target.y;
       const bend = Math.max(24, (y2 - y1) / 2);
       const path = `M${r(x1)},${r(y1)} C${r(x1)},${r(y1 + bend)} ${r(x2)},${r(y2 - bend)} ${r(x2)},${r(y2)}`;
-      // the label sits on the curve just above the target's row
-      const t = target.layer - source.layer > 1 ? 0.8 : 0.5;
-      const labelX = bezier(x1, x1, x2, x2, t);
-      const labelY = bezier(y1, y1 + bend, y2 - bend, y2, t);
-      edges.push({
+      const edge: IEdge = {
         from: up,
         to: stage.name,
         variables,
-        label: edgeLabel(variables),
+        label: '',
         explicit: variables.length === 0,
         path,
-        labelX: r(labelX),
-        labelY: r(labelY)
+        labelX: 0,
+        labelY: 0
+      };
+      edges.push(edge);
+      curves.push({
+        edge,
+        pts: [x1, y1, x1, y1 + bend, x2, y2 - bend, x2, y2],
+        span: target.layer - source.layer
       });
     });
   }
+  placeLabels(curves, nodes, width);
   const height = rows.length
     ? MARGIN * 2 + rows.length * NODE_HEIGHT + (rows.length - 1) * LAYER_GAP
     : 0;
   return { width: r(width), height, nodes, edges };
+}
+
+interface IBox {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+const LABEL_CHAR = 6.1;
+const LABEL_HEIGHT = 13;
+
+function overlaps(a: IBox, b: IBox): boolean {
+  return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+}
+
+/**
+ * Put each edge's label on its curve where it overlaps no node and no other label: shorter
+ * edges first, a few positions along the curve, the full list first and shorter forms after.
+ * An edge whose label fits nowhere is drawn without one (its tooltip still lists the variables).
+ */
+function placeLabels(
+  curves: { edge: IEdge; pts: number[]; span: number }[],
+  nodes: readonly INode[],
+  width: number
+): void {
+  const taken: IBox[] = nodes.map(n => ({
+    x: n.x - 2,
+    y: n.y - 2,
+    w: n.width + 4,
+    h: n.height + 4
+  }));
+  const order = [...curves].sort(
+    (a, b) => a.span - b.span || a.edge.variables.length - b.edge.variables.length
+  );
+  for (const { edge, pts, span } of order) {
+    if (!edge.variables.length) {
+      continue;
+    }
+    const spots = span > 1 ? [0.8, 0.7, 0.88] : [0.5, 0.38, 0.62, 0.3, 0.7];
+    const texts = [...new Set([30, 20, 12].map(max => edgeLabel(edge.variables, max)))];
+    search: for (const text of texts) {
+      for (const t of spots) {
+        const x = bezier(pts[0], pts[2], pts[4], pts[6], t);
+        const y = bezier(pts[1], pts[3], pts[5], pts[7], t);
+        const w = text.length * LABEL_CHAR + 6;
+        const box = { x: x - w / 2, y: y - LABEL_HEIGHT / 2, w, h: LABEL_HEIGHT };
+        const inside = box.x >= 0 && box.x + box.w <= width;
+        if (inside && !taken.some(other => overlaps(box, other))) {
+          taken.push(box);
+          edge.label = text;
+          edge.labelX = r(x);
+          edge.labelY = r(y);
+          break search;
+        }
+      }
+    }
+  }
 }
 
 function bezier(p0: number, p1: number, p2: number, p3: number, t: number): number {

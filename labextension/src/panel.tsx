@@ -10,7 +10,7 @@ import { IDiff, IErrorInfo, IMetrics, IPipeline, IRun, IStageRun } from './api';
 import { layoutGraph } from './graph';
 import { ACTIVE, IProblem, PipelineModel } from './model';
 import { formatDuration, formatValue } from './paths';
-import { stageColor } from './stages';
+import { stageColors } from './stages';
 
 export interface IPanelActions {
   /** Open the executed notebook of a stage of a run. */
@@ -29,13 +29,17 @@ const STATUS_ICON: { [status: string]: string } = {
   interrupted: '■'
 };
 
-function StatusBadge(props: { status: string }): JSX.Element {
+function StatusBadge(props: { status: string; short?: boolean }): JSX.Element {
+  const { status, short } = props;
   return (
     <span
-      className={`mlops-status mlops-status-${props.status}`}
-      data-status={props.status}
+      className={`mlops-status mlops-status-${status}`}
+      data-status={status}
+      title={short ? status : undefined}
+      aria-label={short ? status : undefined}
     >
-      <span aria-hidden="true">{STATUS_ICON[props.status] ?? '?'}</span> {props.status}
+      <span aria-hidden="true">{STATUS_ICON[status] ?? '?'}</span>
+      {short ? null : ` ${status}`}
     </span>
   );
 }
@@ -92,6 +96,7 @@ function Graph(props: { explain: IPipeline; run: IRun | null }): JSX.Element {
     }
   }
   const byName = new Map(explain.stages.map(s => [s.name, s]));
+  const colors = stageColors(explain.stages.map(s => s.name));
   return (
     <svg
       className="mlops-graph"
@@ -168,13 +173,13 @@ function Graph(props: { explain: IPipeline; run: IRun | null }): JSX.Element {
               width={n.width}
               height={n.height}
               rx={6}
-              style={{ stroke: stageColor(n.name) }}
+              style={{ stroke: colors.get(n.name) }}
             />
             <rect
               width={6}
               height={n.height}
               rx={2}
-              style={{ fill: stageColor(n.name) }}
+              style={{ fill: colors.get(n.name) }}
             />
             <text x={14} y={n.height / 2} dominantBaseline="central">
               {n.label}
@@ -351,6 +356,7 @@ function RunDetails(props: {
 }): JSX.Element {
   const { model, run, actions } = props;
   const params = Object.entries(run.parameters ?? {});
+  const colors = stageColors(run.stages.map(s => s.name));
   return (
     <div className="mlops-run-details">
       {run.error && <div className="mlops-field-error">{run.error}</div>}
@@ -358,16 +364,16 @@ function RunDetails(props: {
         <tbody>
           {run.stages.map(s => (
             <tr key={s.name} data-stage={s.name} data-status={s.status}>
-              <td>
+              <td className="mlops-stage-name">
                 <span
                   className="mlops-dot"
-                  style={{ background: stageColor(s.name) }}
+                  style={{ background: colors.get(s.name) }}
                   aria-hidden="true"
                 />
                 {s.name}
               </td>
               <td>
-                <StatusBadge status={s.status} />
+                <StatusBadge status={s.status} short />
               </td>
               <td className="mlops-num">{formatDuration(s.duration_s)}</td>
               <td>
@@ -375,10 +381,10 @@ function RunDetails(props: {
                   <button
                     type="button"
                     className="mlops-link mlops-open-notebook"
-                    title={s.path ?? s.notebook}
+                    title={`Open the executed notebook: ${s.path ?? s.notebook}`}
                     onClick={() => actions.openStageNotebook(run, s)}
                   >
-                    notebook
+                    open
                   </button>
                 ) : null}
                 {s.notebook && actions.stagePath(s) === null ? (
@@ -410,7 +416,7 @@ function RunDetails(props: {
       )}
       <Metrics run={run} series={model.metrics.get(run.run_id)} />
       <div className="mlops-muted mlops-run-meta">
-        {run.pipeline} {run.version}
+        run <code>{run.run_id}</code> · {run.pipeline} {run.version}
         {run.origin ? ` · from ${run.origin}` : ''}
       </div>
     </div>
@@ -422,15 +428,17 @@ function when(iso: string | null): string {
     return '';
   }
   const date = new Date(iso);
-  return Number.isNaN(date.getTime())
-    ? iso
-    : date.toLocaleString(undefined, {
-        month: 'short',
-        day: 'numeric',
-        hour: '2-digit',
-        minute: '2-digit',
-        second: '2-digit'
-      });
+  if (Number.isNaN(date.getTime())) {
+    return iso;
+  }
+  const time = date.toLocaleTimeString(undefined, {
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit'
+  });
+  return date.toDateString() === new Date().toDateString()
+    ? time
+    : `${date.toLocaleDateString(undefined, { month: 'short', day: 'numeric' })} ${time}`;
 }
 
 function RunHistory(props: {
@@ -480,11 +488,12 @@ function RunHistory(props: {
                   type="button"
                   className="mlops-run-toggle"
                   aria-expanded={open}
+                  title={`Run ${run.run_id}`}
                   onClick={() => model.toggleExpanded(run.run_id)}
                 >
                   <StatusBadge status={run.status} />
-                  <span className="mlops-run-id">{run.run_id}</span>
-                  <span className="mlops-muted">
+                  <span className="mlops-run-when">{when(run.started_at)}</span>
+                  <span className="mlops-muted mlops-run-took">
                     {ACTIVE.has(run.status)
                       ? `${done}/${run.stages.length} stages`
                       : formatDuration(run.duration_s)}
@@ -500,7 +509,6 @@ function RunHistory(props: {
                   </button>
                 )}
               </div>
-              <div className="mlops-muted mlops-run-when">{when(run.started_at)}</div>
               {open && <RunDetails model={model} run={run} actions={actions} />}
             </li>
           );
@@ -586,10 +594,10 @@ function PanelBody(props: {
             {model.notebook.title.label}
           </span>
           {explain && (
-            <span className="mlops-muted">
-              {' '}
-              pipeline <strong>{explain.pipeline}</strong> · {explain.version}
-            </span>
+            <div className="mlops-muted">
+              pipeline <strong>{explain.pipeline}</strong> · version{' '}
+              <code>{explain.version}</code>
+            </div>
           )}
         </div>
         <div className="mlops-actions">
@@ -637,7 +645,13 @@ function PanelBody(props: {
           <h3>
             Stages <span className="mlops-muted">({explain.stages.length})</span>
             {run && run.pipeline === explain.pipeline && (
-              <span className="mlops-muted mlops-graph-run"> · run {run.run_id}</span>
+              <span
+                className="mlops-muted mlops-graph-run"
+                title={`Status of run ${run.run_id}`}
+              >
+                {' '}
+                · run …{run.run_id.slice(-6)}
+              </span>
             )}
           </h3>
           <div className="mlops-graph-box">

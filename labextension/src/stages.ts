@@ -177,9 +177,9 @@ function emptyTags(): ICellTags {
 }
 
 /**
- * Stage colours: picked from the name, so a stage keeps its colour in every notebook, in the
- * cells and in the graph, whatever is inserted around it. Mid-saturation, readable on light
- * and dark themes.
+ * Stage colours: picked from the name, so a stage keeps its colour wherever it is drawn (cells,
+ * graph, run history) and whatever is inserted around it. Mid-saturation, readable on light
+ * and dark themes. `stageColors` resolves clashes within one notebook.
  */
 export const PALETTE = [
   '#4e79a7',
@@ -196,12 +196,41 @@ export const PALETTE = [
   '#d4a6c8'
 ];
 
-export function stageColor(name: string): string {
+function slot(name: string): number {
   // FNV-1a, 32 bit
   let hash = 0x811c9dc5;
   for (let i = 0; i < name.length; i++) {
     hash ^= name.charCodeAt(i);
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }
-  return PALETTE[hash % PALETTE.length];
+  return hash % PALETTE.length;
+}
+
+/** The colour of a stage on its own. */
+export function stageColor(name: string): string {
+  return PALETTE[slot(name)];
+}
+
+/**
+ * The colours of a notebook's stages (in notebook order): each its own colour, then the next free
+ * one of the palette when two names pick the same, so neighbours are told apart.
+ */
+export function stageColors(names: readonly string[]): Map<string, string> {
+  const colors = new Map<string, string>();
+  const used = new Set<number>();
+  for (const name of names) {
+    if (colors.has(name)) {
+      continue;
+    }
+    let at = slot(name);
+    for (let k = 0; k < PALETTE.length && used.has(at); k++) {
+      at = (at + 1) % PALETTE.length;
+    }
+    used.add(at);
+    if (used.size >= PALETTE.length) {
+      used.clear(); // more stages than colours: start over
+    }
+    colors.set(name, PALETTE[at]);
+  }
+  return colors;
 }

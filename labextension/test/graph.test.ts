@@ -63,6 +63,31 @@ describe('layoutGraph', () => {
     assert.equal(layout.edges.length, 1 + 1 + 1 + 4 + 1);
   });
 
+  it('places labels where they overlap no node and no other label', () => {
+    const boxes = layout.edges
+      .filter(e => e.label)
+      .map(e => {
+        const w = e.label.length * 6.1 + 6;
+        return { x: e.labelX - w / 2, y: e.labelY - 6.5, w, h: 13 };
+      });
+    const hit = (
+      a: (typeof boxes)[0],
+      b: { x: number; y: number; w: number; h: number }
+    ) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+    boxes.forEach((a, i) => {
+      boxes.slice(i + 1).forEach(b => assert.ok(!hit(a, b), 'labels overlap'));
+      layout.nodes.forEach(n =>
+        assert.ok(
+          !hit(a, { x: n.x, y: n.y, w: n.width, h: n.height }),
+          'label on a node'
+        )
+      );
+      assert.ok(a.x >= 0 && a.x + a.w <= layout.width);
+    });
+    // the short edges get theirs
+    assert.ok(layout.edges.find(e => e.from === 'load' && e.to === 'split')!.label);
+  });
+
   it('survives a cycle and names it no layer twice', () => {
     const cyclic = layoutGraph([
       { name: 'a', after: ['b'], from: {} },

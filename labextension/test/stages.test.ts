@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { ICellInput, assignStages, stageColor, PALETTE } from '../src/stages';
+import {
+  ICellInput,
+  PALETTE,
+  assignStages,
+  stageColor,
+  stageColors
+} from '../src/stages';
 import { readTable } from './tables';
 
 interface ICase {
@@ -92,5 +98,20 @@ describe('stage colours', () => {
       ['load', 'split', 'train', 'evaluate', 'report'].map(stageColor)
     );
     assert.ok(used.size >= 3);
+  });
+  it('differ within a notebook while the palette lasts', () => {
+    const names = [
+      'load',
+      'split',
+      'train_forest',
+      'train_logreg',
+      'evaluate',
+      'report'
+    ];
+    const colors = stageColors(names);
+    assert.equal(new Set(colors.values()).size, names.length);
+    assert.equal(colors.get('load'), stageColor('load')); // the first keeps its own
+    const many = stageColors(Array.from({ length: 30 }, (_, i) => `s${i}`));
+    assert.equal(many.size, 30);
   });
 });

@@ -1,0 +1,212 @@
+"""A user's path through JupyterLab, in a real browser: tag two cells as stages, see the graph,
+run the pipeline and watch every stage succeed, then follow a compile error to its cell.
+
+The tests share one page and run in file order (each starts where the previous one left off).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from typing import Any
+
+from .conftest import REPO, Lab, screenshot
+
+EXAMPLES = REPO / "examples"
+
+NEW_STAGE = "starts a new stage…"
+
+
+def expect(target: Any) -> Any:
+    """Playwright's retrying assertions (imported late: without Playwright these tests skip)."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(target)
+
+
+def cell(page: Any, index: int) -> Any:
+    """The index-th cell (0-based, markdown included) of the notebook in the current tab."""
+    return page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell").nth(index)
+
+
+def wait_idle(page: Any) -> None:
+    page.locator("#jp-main-statusbar").get_by_text(re.compile(r"\| Idle")).wait_for(timeout=60_000)
+
+
+def open_panel(page: Any) -> Any:
+    panel = page.locator("#mlops-pipeline-panel")
+    if not panel.is_visible():
+        page.locator('.jp-SideBar.jp-mod-right [data-id="mlops-pipeline-panel"]').click()
+    panel.wait_for(state="visible")
+    return panel
+
+
+def widen_right_sidebar(page: Any, pixels: int) -> None:
+    """Drag the splitter between the main area and the right sidebar to the left."""
+    handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle:not(.lm-mod-hidden)").last
+    box = handle.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x - pixels, y, steps=5)
+    page.mouse.up()
+
+
+def wait_for_file(lab: Lab, path: str, check: Any, timeout: float = 15) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        data = lab.read(path)
+        if check(data) or time.monotonic() > deadline:
+            return data
+        time.sleep(0.2)
+
+
+def our_tags(data: dict[str, Any]) -> list[list[str]]:
+    return [c.get("metadata", {}).get("tags", []) for c in data["cells"]]
+
+
+def test_tag_two_cells_as_two_stages(page: Any, lab: Lab) -> None:
+    page.goto(lab.open_url("pipeline.ipynb"))
+    wait_idle(page)
+    # every code cell is marked; the untagged ones belong to the default stage 'main'
+    expect(cell(page, 2)).to_have_attribute("data-mlops-stage", "main")
+    expect(cell(page, 1)).to_have_attribute("data-mlops-role", "parameters")
+
+    # 1) the stage button on the cell, then the editor: a new stage named 'load'
+    cell(page, 2).locator(".jp-InputPrompt").click()
+    chip = cell(page, 2).locator(".mlops-mark button")
+    chip.click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.get_by_label("This cell").select_option(label=NEW_STAGE)
+    dialog.get_by_label("New stage name").fill("Load")  # invalid: shown, Apply stays harmless
+    expect(dialog.locator(".mlops-editor-problems")).to_contain_text("not a valid stage name")
+    dialog.get_by_label("New stage name").fill("load")
+    expect(dialog.locator(".mlops-editor-problems")).to_have_text("")
+    dialog.get_by_role("button", name="Apply").click()
+    dialog.wait_for(state="detached")
+    expect(cell(page, 2).locator(".mlops-mark button")).to_have_text("load")
+    expect(cell(page, 2)).to_have_attribute("data-mlops-stage", "load")
+    expect(cell(page, 2)).to_have_class(re.compile(r"\bmlops-starts\b"))
+
+    # 2) the cell context menu and the keyboard only: a new stage named 'total'
+    cell(page, 3).locator(".jp-InputPrompt").click(button="right")
+    page.locator(".lm-Menu").get_by_text("Start a New Stage at This Cell…").click()
+    name = page.locator(".jp-Dialog").get_by_label("New stage name")
+    name.wait_for()
+    page.keyboard.type("total")
+    expect(name).to_have_value("total")
+    screenshot(page, "tagging", docs=True)
+    page.keyboard.press("Enter")
+    page.locator(".jp-Dialog").wait_for(state="detached")
+    expect(cell(page, 3)).to_have_attribute("data-mlops-stage", "total")
+    expect(cell(page, 4)).to_have_attribute("data-mlops-role", "metrics")
+
+    # saved file: our tags only (JupyterLab adds metadata such as "trusted" on its own)
+    cell(page, 3).locator(".jp-InputPrompt").click()
+    page.keyboard.press("Control+s")
+    data = wait_for_file(lab, "pipeline.ipynb", lambda d: ["stage:total"] in our_tags(d))
+    assert our_tags(data) == [[], ["parameters"], ["stage:load"], ["stage:total"], ["metrics"]]
+    assert [c.get("id") for c in data["cells"]][:3] == ["intro", "params", "load-cell"]
+
+
+def test_pipeline_panel_draws_both_stages(page: Any, lab: Lab) -> None:
+    panel = open_panel(page)
+    graph = panel.locator("svg.mlops-graph")
+    graph.locator('g.mlops-node[data-stage="load"]').wait_for()
+    graph.locator('g.mlops-node[data-stage="total"]').wait_for()
+    expect(graph.locator("g.mlops-node")).to_have_count(2)
+    expect(graph.locator('g.mlops-edge[data-from="load"][data-to="total"]')).to_have_count(1)
+    expect(graph.locator(".mlops-edge-label").first).to_have_text("numbers")
+    # the typed parameters form, from the parameters cell
+    field = panel.get_by_label(re.compile(r"^n\b"))
+    expect(field).to_have_value("10")
+    expect(field).to_have_attribute("type", "number")
+    screenshot(page, "panel-two-stages")
+
+
+def test_run_turns_every_stage_succeeded(page: Any, lab: Lab) -> None:
+    panel = open_panel(page)
+    panel.get_by_label(re.compile(r"^n\b")).fill("12")
+    panel.get_by_role("button", name="Run", exact=True).click()
+    run = panel.locator("li.mlops-run").first
+    run.wait_for()
+    for stage in ("load", "total"):
+        panel.locator(
+            f'svg.mlops-graph g.mlops-node[data-stage="{stage}"][data-status="succeeded"]'
+        ).wait_for(timeout=90_000)
+    panel.locator('li.mlops-run[data-status="succeeded"]').first.wait_for(timeout=30_000)
+    details = run.locator(".mlops-run-details")
+    details.wait_for()
+    expect(details.locator('tr[data-stage="load"][data-status="succeeded"]')).to_have_count(1)
+    expect(details.locator('tr[data-stage="total"][data-status="succeeded"]')).to_have_count(1)
+    # the metric the run recorded: the sum of the squares below 12
+    expect(details.locator("table.mlops-metrics")).to_contain_text("506")
+    expect(details.locator(".mlops-run-params")).to_contain_text("n=12")
+    screenshot(page, "run-two-stages")
+
+    # the executed stage notebook opens (from the hidden .mlops/ folder, read-only)
+    details.locator('tr[data-stage="total"] .mlops-open-notebook').click()
+    expect(page.locator(".mlops-stage-view")).to_contain_text("506")
+    page.locator(
+        ".lm-DockPanel-tabBar .lm-TabBar-tab.jp-mod-current .lm-TabBar-tabCloseIcon"
+    ).click()
+
+
+def test_compile_error_points_at_its_cell(page: Any, lab: Lab) -> None:
+    page.goto(lab.open_url("broken.ipynb"))
+    wait_idle(page)
+    panel = open_panel(page)
+    problem = panel.locator(".mlops-problem-goto").filter(has_text="Cell 26")
+    expect(problem).to_contain_text(re.compile("syntax", re.IGNORECASE))
+    broken = cell(page, 25)
+    problem.click()
+    page.wait_for_function(
+        """() => {
+            const cells = document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell');
+            return cells[25] && cells[25].classList.contains('jp-mod-active');
+        }""",
+    )
+    # scrolled into view inside the notebook
+    box = broken.bounding_box()
+    view = page.locator(
+        ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer"
+    ).bounding_box()
+    assert box is not None and view is not None
+    assert box["y"] >= view["y"] - 1 and box["y"] < view["y"] + view["height"]
+    screenshot(page, "compile-error")
+
+
+def test_iris_example_graph_and_run(page: Any, lab: Lab) -> None:
+    """The README's example: five stages, two of them side by side, a parameters form."""
+    shutil.copyfile(EXAMPLES / "iris" / "iris.ipynb", lab.root / "iris.ipynb")
+    page.goto(lab.open_url("iris.ipynb"))
+    wait_idle(page)
+    panel = open_panel(page)
+    graph = panel.locator("svg.mlops-graph")
+    graph.locator('g.mlops-node[data-stage="evaluate"]').wait_for()
+    names = graph.locator("g.mlops-node").evaluate_all("nodes => nodes.map(n => n.dataset.stage)")
+    assert sorted(names) == ["evaluate", "load", "split", "train_forest", "train_logreg"]
+    edge = graph.locator('g.mlops-edge[data-from="split"][data-to="train_forest"]')
+    assert "X_train" in (edge.locator("title").text_content() or "")
+    expect(panel.get_by_label(re.compile(r"^n_estimators\b"))).to_have_value("100")
+    expect(panel.get_by_label(re.compile(r"^test_size\b"))).to_have_value("0.25")
+    # the stage marks agree with the compiler: the skip cell is marked, setup has its own mark
+    expect(page.locator('.jp-Cell[data-mlops-role="skip"]')).to_have_count(1)
+    expect(page.locator('.jp-Cell[data-mlops-role="setup"]')).to_have_count(1)
+    # for the picture: a wider panel, and the notebook scrolled to its stages
+    widen_right_sidebar(page, 150)
+    cell(page, 4).evaluate("node => node.scrollIntoView({block: 'start'})")
+    screenshot(page, "panel-graph", docs=True)
+
+    panel.get_by_role("button", name="Run", exact=True).click()
+    for stage in names:
+        graph.locator(f'g.mlops-node[data-stage="{stage}"][data-status="succeeded"]').wait_for(
+            timeout=120_000
+        )
+    run = panel.locator('li.mlops-run[data-status="succeeded"]').first
+    run.wait_for(timeout=30_000)
+    expect(run.locator("table.mlops-metrics")).to_contain_text("forest_accuracy")
+    run.locator("table.mlops-metrics").evaluate("node => node.scrollIntoView({block: 'end'})")
+    screenshot(page, "run-finished", docs=True)
