@@ -198,6 +198,7 @@ def test_iris_example_graph_and_run(page: Any, lab: Lab) -> None:
     # for the picture: a wider panel, and the notebook scrolled to its stages
     widen_right_sidebar(page, 150)
     cell(page, 4).evaluate("node => node.scrollIntoView({block: 'start'})")
+    wait_idle(page)
     screenshot(page, "panel-graph", docs=True)
 
     panel.get_by_role("button", name="Run", exact=True).click()
