@@ -371,13 +371,14 @@ export class PipelineModel {
     this.watching = runId;
     const generation = this._generation;
     const path = this.path ?? undefined;
+    let missing = 0;
     try {
       for (;;) {
         let run: IRun;
         try {
           run = await this.client.run(runId, path);
         } catch (err) {
-          if (err instanceof ApiError && err.status === 404) {
+          if (err instanceof ApiError && err.status === 404 && ++missing < 10) {
             await sleep(this.options.pollInterval);
             continue; // not recorded yet
           }
