@@ -377,7 +377,7 @@ function RunDetails(props: {
               </td>
               <td className="mlops-num">{formatDuration(s.duration_s)}</td>
               <td>
-                {s.notebook && s.status !== 'skipped' && s.status !== 'pending' ? (
+                {s.notebook && !ACTIVE.has(s.status) && s.status !== 'skipped' ? (
                   <button
                     type="button"
                     className="mlops-link mlops-open-notebook"
@@ -495,7 +495,7 @@ function RunHistory(props: {
                   <span className="mlops-run-when">{when(run.started_at)}</span>
                   <span className="mlops-muted mlops-run-took">
                     {ACTIVE.has(run.status)
-                      ? `${done}/${run.stages.length} stages`
+                      ? `${done}/${run.stages.length}`
                       : formatDuration(run.duration_s)}
                   </span>
                 </button>
@@ -536,8 +536,12 @@ function DiffView(props: { model: PipelineModel; diff: IDiff }): JSX.Element {
         <thead>
           <tr>
             <th />
-            <th className="mlops-run-id">{diff.a}</th>
-            <th className="mlops-run-id">{diff.b}</th>
+            <th className="mlops-num" title={`Run ${diff.a}`}>
+              …{diff.a.slice(-6)}
+            </th>
+            <th className="mlops-num" title={`Run ${diff.b}`}>
+              …{diff.b.slice(-6)}
+            </th>
           </tr>
         </thead>
         <tbody>
@@ -557,7 +561,7 @@ function DiffView(props: { model: PipelineModel; diff: IDiff }): JSX.Element {
                 </tr>
                 {Object.entries(values).map(([name, [a, b]]) => (
                   <tr key={`${section}-${name}`}>
-                    <td>{name}</td>
+                    <td className="mlops-diff-name">{name}</td>
                     <td className="mlops-num">{formatValue(a)}</td>
                     <td className="mlops-num">{formatValue(b)}</td>
                   </tr>

@@ -153,6 +153,23 @@ def test_run_turns_every_stage_succeeded(page: Any, lab: Lab) -> None:
         ".lm-DockPanel-tabBar .lm-TabBar-tab.jp-mod-current .lm-TabBar-tabCloseIcon"
     ).click()
 
+    # a second run with another parameter, and the diff of the two
+    panel.get_by_label(re.compile(r"^n\b")).fill("3")
+    panel.get_by_role("button", name="Run", exact=True).click()
+    expect(panel.locator('li.mlops-run[data-status="succeeded"]')).to_have_count(2, timeout=90_000)
+    for box in panel.locator("li.mlops-run .mlops-run-head input[type=checkbox]").all():
+        box.check()
+    panel.get_by_role("button", name=re.compile("^compare")).click()
+    diff = panel.locator(".mlops-diff")
+    expect(diff.locator("td.mlops-diff-name", has_text=re.compile("^total$"))).to_have_count(1)
+    rows = {
+        row.locator("td").first.inner_text(): [c.inner_text() for c in row.locator("td").all()[1:]]
+        for row in diff.locator("tbody tr").all()
+        if row.locator("td").count() == 3
+    }
+    assert rows["n"] == ["12", "3"]
+    assert rows["total"] == ["506", "5"]
+
 
 def test_compile_error_points_at_its_cell(page: Any, lab: Lab) -> None:
     page.goto(lab.open_url("broken.ipynb"))
