@@ -10,6 +10,8 @@ from typing import Any
 
 from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NBClientEngine, papermill_engines
+from papermill.exceptions import PapermillExecutionError
+from papermill.iorw import write_ipynb
 from papermill.utils import merge_kwargs, remove_args
 
 
@@ -27,6 +29,7 @@ class MlopsEngine(NBClientEngine):
         **kwargs: Any,
     ) -> Any:
         km = kwargs.pop("km", None)
+        keep_on_stop = kwargs.pop("keep_on_stop", None)
         if km is None:  # no pool: behave exactly like papermill's own engine
             return super().execute_managed_notebook(
                 nb_man,
@@ -51,6 +54,16 @@ class MlopsEngine(NBClientEngine):
         client = PapermillNotebookClient(nb_man, km=km, **final)
         try:
             return client.execute()
+        except Exception as exc:
+            # papermill saves the executed notebook after a cell error, but not when a cell times
+            # out or the kernel dies; saving after every cell instead costs a validated write
+            # per cell. So: save here, once, only when the run stopped that way.
+            if keep_on_stop and not isinstance(exc, PapermillExecutionError):
+                try:
+                    write_ipynb(nb_man.nb, keep_on_stop)
+                except Exception:
+                    pass
+            raise
         finally:
             # nbclient leaves the client open when it does not own the kernel manager
             if client.kc is not None:

@@ -102,9 +102,8 @@ class LocalExecutor:
                 km=km,
                 progress_bar=False,
                 log_output=False,
-                # saved after each cell: a stage that times out or loses its kernel keeps what it
-                # printed, and a long stage's notebook can be opened while it runs
-                request_save_on_cell_execute=True,
+                request_save_on_cell_execute=False,
+                keep_on_stop=str(task.executed),  # a timeout or a dead kernel keeps the notebook
                 execution_timeout=task.timeout,
             )
             return None
