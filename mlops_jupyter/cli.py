@@ -73,6 +73,8 @@ def _cmd_gc(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .runner.options import add_run_options
+
     parser = argparse.ArgumentParser(
         prog="mlops",
         description="Turn a tagged Jupyter notebook into a versioned, cached, recorded pipeline.",
@@ -98,29 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run a notebook or compiled pipeline, recording the run")
     p.add_argument("target", metavar="NOTEBOOK|COMPILED_DIR")
-    p.add_argument(
-        "-p",
-        "--param",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="set a parameter (repeatable); the value is read as its declared type",
-    )
-    p.add_argument("-j", "--jobs", type=int, default=None, help="stages at once (default: cores)")
-    p.add_argument("--no-cache", action="store_true", help="run every stage, ignoring the cache")
-    p.add_argument(
-        "--force",
-        action="append",
-        default=[],
-        metavar="STAGE",
-        help="rerun this stage even if cached (repeatable, or a,b)",
-    )
-    p.add_argument(
-        "--stages", metavar="A,B", help="run only these stages (upstream values from the cache)"
-    )
-    p.add_argument(
-        "--from", dest="from_stage", metavar="STAGE", help="run this stage and all after it"
-    )
+    add_run_options(p)
     p.add_argument("--json", action="store_true", help="print the run as one JSON object")
     p.set_defaults(func=_cmd_run)
 

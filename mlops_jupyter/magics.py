@@ -12,7 +12,6 @@ import json
 import shlex
 import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -21,6 +20,7 @@ from IPython.display import display
 
 from . import api
 from .errors import MlopsError
+from .runner.options import split_list
 from .session import MagicError, current_notebook, install_error_display, notebook_for
 from .tags import MAGIC_PREFIX, TagError, parse_magic_line
 
@@ -69,11 +69,9 @@ class _Parser(argparse.ArgumentParser):
         raise _Usage(message.strip() if message else None)
 
 
-def _split(values: Sequence[str] | None) -> list[str]:
-    return [part for value in values or [] for part in value.split(",") if part]
-
-
 def build_parser() -> argparse.ArgumentParser:
+    from .runner.options import add_run_options
+
     parser = _Parser(prog="%mlops", add_help=False)
     sub = parser.add_subparsers(dest="verb", parser_class=_Parser)
 
@@ -95,12 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verb("run", "run the pipeline with a live stage graph")
     notebook_args(p, "NOTEBOOK|DIR")
-    p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE")
-    p.add_argument("-j", "--jobs", type=int)
-    p.add_argument("--no-cache", action="store_true")
-    p.add_argument("--force", action="append", default=[], metavar="STAGE")
-    p.add_argument("--stages", metavar="A,B")
-    p.add_argument("--from", dest="from_stage", metavar="STAGE")
+    add_run_options(p)
     p.add_argument("--background", action="store_true")
 
     p = verb("runs", "run history")
@@ -241,13 +234,11 @@ class MlopsMagics(Magics):
             print(f"warning: {warning}")
 
     def _run(self, args: argparse.Namespace) -> None:
-        from .runner.params import split_assignments
+        from .runner.options import run_options
         from .widgets import RunView, track_live
 
-        if args.jobs is not None and args.jobs < 1:
-            raise MlopsError("--jobs needs a number of at least 1.")
+        options = run_options(args)
         target = self._notebook(args)
-        parameters = split_assignments(args.param)
         view = RunView()
         started, done = threading.Event(), threading.Event()
         outcome: dict[str, Any] = {}
@@ -260,16 +251,7 @@ class MlopsMagics(Magics):
         def work() -> None:
             try:
                 outcome["run"] = api.run(
-                    target,
-                    parameters,
-                    jobs=args.jobs,
-                    no_cache=args.no_cache,
-                    force=_split(args.force),
-                    stages=_split([args.stages]) if args.stages else None,
-                    from_stage=args.from_stage,
-                    origin="magic",
-                    listeners=[listener],
-                    cancel=view.cancel,
+                    target, origin="magic", listeners=[listener], cancel=view.cancel, **options
                 )
                 view.finish(outcome["run"])
             except BaseException as exc:  # handed to the kernel's thread, which reports it
@@ -349,7 +331,7 @@ class MlopsMagics(Magics):
             show_metrics(
                 args.keys or None,
                 args.runs,
-                minimize=_split(args.minimize) or None,
+                minimize=split_list(args.minimize) or None,
                 where=self._where(),
             )
         )

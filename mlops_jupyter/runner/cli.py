@@ -9,12 +9,8 @@ from typing import Any
 
 from .. import api
 from ..tracking_cli import json_safe  # NaN/inf metrics print as null: strict JSON
-from .params import split_assignments
+from .options import run_options
 from .progress import Progress
-
-
-def _split(values: list[str]) -> list[str]:
-    return [part for value in values for part in value.split(",") if part]
 
 
 def summary(run: dict[str, Any]) -> str:
@@ -35,22 +31,8 @@ def summary(run: dict[str, Any]) -> str:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    if args.jobs is not None and args.jobs < 1:
-        from ..errors import MlopsError
-
-        raise MlopsError("--jobs needs a number of at least 1.")
     progress = Progress(enabled=sys.stderr.isatty() or not args.json)
-    run = api.run(
-        args.target,
-        split_assignments(args.param),
-        jobs=args.jobs,
-        no_cache=args.no_cache,
-        force=_split(args.force),
-        stages=_split([args.stages]) if args.stages else None,
-        from_stage=args.from_stage,
-        origin="cli",
-        listeners=[progress],
-    )
+    run = api.run(args.target, origin="cli", listeners=[progress], **run_options(args))
     if args.json:
         print(json.dumps(json_safe(run), indent=2, default=str))
     else:
