@@ -385,6 +385,10 @@ class _Run:
 
     def _emit(self, event: str, **fields: Any) -> None:
         message = {"event": event, "run_id": getattr(self, "run_id", None), **fields}
+        log = getattr(self, "log", None)
+        if log is not None:  # runs/<id>/events.log: the run's story, one JSON object a line
+            log.write(json.dumps({"time": time.time(), **message}, default=str) + "\n")
+            log.flush()
         for listener in self.listeners:
             try:
                 listener(message)
@@ -434,6 +438,7 @@ class _Run:
             environment=self.env,
             origin=self.options.origin,
         )
+        self.log = open(self.run_dir / "events.log", "a", encoding="utf-8")  # noqa: SIM115
         self._emit(
             "run",
             pipeline=plan.name,
@@ -466,6 +471,7 @@ class _Run:
                 self.run_dir / "run.json", json.dumps(record, indent=2, default=str), fsync=False
             )
             self._emit("end", status=outcome)
+            self.log.close()
         return self.run_id
 
 

@@ -394,3 +394,18 @@ def test_bad_parameters_or_stage_names_start_no_run(
     with pytest.raises(MlopsError, match="no stage 'b'"):
         run(nb, stages=["b"])
     assert not (home / "runs").exists() or list((home / "runs").iterdir()) == []
+
+
+def test_the_run_folder_keeps_a_log_of_every_state_change(make_notebook: MakeNotebook) -> None:
+    result = run(make_notebook([(["stage:a"], "x = 1"), (["stage:b"], "y = x + 1")]))
+    lines = (Path(result["run_dir"]) / "events.log").read_text().splitlines()
+    events = [json.loads(line) for line in lines]
+    assert {e["run_id"] for e in events} == {result["run_id"]}
+    assert events[0]["event"] == "run" and events[0]["stages"] == ["a", "b"]
+    assert [(e["stage"], e["status"]) for e in events if e["event"] == "stage"] == [
+        ("a", "running"),
+        ("a", "succeeded"),
+        ("b", "running"),
+        ("b", "succeeded"),
+    ]
+    assert events[-1] == {**events[-1], "event": "end", "status": "succeeded"}
