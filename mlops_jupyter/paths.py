@@ -10,17 +10,22 @@ HOME_DIR = ".mlops"
 
 def find_home(start: str | Path) -> Path:
     """``$MLOPS_HOME``; else the nearest ancestor holding ``.mlops/``; else the git root's;
-    else ``.mlops/`` beside ``start`` (a notebook or a folder)."""
+    else ``.mlops/`` beside ``start`` (a notebook or a folder).
+
+    Inside a git repository the search stops at its root: a stray ``.mlops`` in some folder
+    above the project (``/tmp``, the home folder) must not capture the project's runs.
+    """
     env = os.environ.get("MLOPS_HOME")
     if env:
         return Path(env).expanduser().resolve()
     here = Path(start).resolve()
     if not here.is_dir():
         here = here.parent
-    for folder in (here, *here.parents):
+    ancestors = (here, *here.parents)
+    root = next((folder for folder in ancestors if (folder / ".git").exists()), None)
+    for folder in ancestors:
         if (folder / HOME_DIR).is_dir():
             return folder / HOME_DIR
-    for folder in (here, *here.parents):
-        if (folder / ".git").exists():
-            return folder / HOME_DIR
+        if folder == root:
+            return root / HOME_DIR
     return here / HOME_DIR
