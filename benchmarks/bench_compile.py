@@ -25,7 +25,6 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,21 +36,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import gen_notebook  # noqa: E402
+from _common import code_version, cpu_model, fmt, stats, tool  # noqa: E402
 
 TARGET_IN_PROCESS_S = 0.100
 TARGET_PROCESS_S = 1.0
 TARGET_SPEEDUP = 5.0
-
-
-def _tool(name: str) -> str:
-    """The venv's own command (next to this interpreter), else whatever is on PATH."""
-    local = Path(sys.executable).parent / name
-    if local.exists():
-        return str(local)
-    found = shutil.which(name)
-    if not found:
-        raise SystemExit(f"cannot find {name!r}: run this with the project's venv python")
-    return found
 
 
 def _time(fn: Callable[[], object]) -> float:
@@ -74,53 +63,6 @@ def _run(cmd: list[str], cwd: Path) -> None:
         )
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _code_version() -> dict[str, object]:
-    """Which mlops_jupyter was measured: its location, the git commit and uncommitted changes."""
-    import mlops_jupyter
-
-    root = Path(mlops_jupyter.__file__).resolve().parent
-    info: dict[str, object] = {
-        "package": str(root),
-        "version": getattr(mlops_jupyter, "__version__", None),
-    }
-    try:
-        git = ["git", "-C", str(root)]
-        info["commit"] = subprocess.run(
-            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            [*git, "status", "--porcelain", "--", "."], capture_output=True, text=True, check=True
-        ).stdout.splitlines()
-        info["uncommitted_files_in_package"] = len(dirty)
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return info
-
-
-def _stats(samples: list[float]) -> dict[str, object]:
-    return {
-        "median_s": statistics.median(samples),
-        "min_s": min(samples),
-        "max_s": max(samples),
-        "runs": len(samples),
-        "samples_s": [round(s, 6) for s in samples],
-    }
-
-
-def _fmt(seconds: float) -> str:
-    return f"{seconds * 1000:8.1f} ms" if seconds < 1 else f"{seconds:8.2f} s "
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description="mlops compile benchmark")
     parser.add_argument("--stages", type=int, default=100)
@@ -135,7 +77,7 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    mlops, jupyter = _tool("mlops"), _tool("jupyter")
+    mlops, jupyter = tool("mlops"), tool("jupyter")
     work = Path(tempfile.mkdtemp(prefix="mlops-bench-"))
     try:
         nb = gen_notebook.write(work / "big.ipynb", args.stages, args.cells)
@@ -156,16 +98,16 @@ def main() -> int:
             f"pipeline: {len(pipeline.stages)} stages, {edges} data-flow inputs, version {pipeline.version}"
         )
 
-        results["load_pipeline"] = _stats(_samples(lambda: load_pipeline(nb), args.runs))
+        results["load_pipeline"] = stats(_samples(lambda: load_pipeline(nb), args.runs))
 
         counter = iter(range(10**6))
 
         def fresh() -> None:
             compile_notebook(nb, output=work / f"fresh-{next(counter)}")
 
-        results["compile_notebook_fresh"] = _stats(_samples(fresh, args.runs))
+        results["compile_notebook_fresh"] = stats(_samples(fresh, args.runs))
         same = work / "same"
-        results["compile_notebook_unchanged"] = _stats(
+        results["compile_notebook_unchanged"] = stats(
             _samples(lambda: compile_notebook(nb, output=same), args.runs)
         )
 
@@ -174,13 +116,13 @@ def main() -> int:
             n = iter(range(10**6))
             return lambda: _run(cmd_for(next(n)), work)
 
-        results["mlops_compile_process"] = _stats(
+        results["mlops_compile_process"] = stats(
             _samples(
                 process(lambda i: [mlops, "compile", str(nb), "-o", str(work / f"proc-{i}")]),
                 args.process_runs,
             )
         )
-        results["nbconvert_script_process"] = _stats(
+        results["nbconvert_script_process"] = stats(
             _samples(
                 process(
                     lambda i: [
@@ -196,7 +138,7 @@ def main() -> int:
                 args.nbconvert_runs,
             )
         )
-        results["python_pass_process"] = _stats(
+        results["python_pass_process"] = stats(
             _samples(process(lambda i: [sys.executable, "-c", "pass"]), 5)
         )
     finally:
@@ -222,13 +164,13 @@ def main() -> int:
     print(f"{'measurement':<52} {'median':>11} {'min':>11}  runs")
     for label, key in rows:
         r = results[key]
-        print(f"{label:<52} {_fmt(med[key]):>11} {_fmt(float(r['min_s'])):>11}  {r['runs']}")  # type: ignore[arg-type]
+        print(f"{label:<52} {fmt(med[key]):>11} {fmt(float(r['min_s'])):>11}  {r['runs']}")  # type: ignore[arg-type]
     print()
-    print(f"first import of mlops_jupyter.compiler in this process: {_fmt(import_s).strip()}")
+    print(f"first import of mlops_jupyter.compiler in this process: {fmt(import_s).strip()}")
     print(f"nbconvert / mlops compile (process): {speedup:.1f}x")
     print(
         f"mlops compile process minus python floor: "
-        f"{_fmt(med['mlops_compile_process'] - med['python_pass_process']).strip()}"
+        f"{fmt(med['mlops_compile_process'] - med['python_pass_process']).strip()}"
     )
     for name, ok in targets.items():
         print(f"target {name}: {'met' if ok else 'MISSED'}")
@@ -238,12 +180,12 @@ def main() -> int:
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": {
             "cpus": os.cpu_count(),
-            "cpu": _cpu_model(),
+            "cpu": cpu_model(),
             "platform": platform.platform(),
             "python": platform.python_version(),
             "loadavg_at_end": os.getloadavg() if hasattr(os, "getloadavg") else None,
         },
-        "code": _code_version(),
+        "code": code_version(),
         "notebook": {
             "cells": args.cells,
             "stages": args.stages,

@@ -52,57 +52,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import _notebooks  # noqa: E402
+from _common import code_version, cpu_model, fmt, stats, tool  # noqa: E402
 
 TARGET_FIRST_RUN_RATIO = 1.0
 TARGET_RERUN_S = 0.5
 CHAIN_LENGTH = 20
-
-
-def _tool(name: str) -> str:
-    """The venv's own command (next to this interpreter), else whatever is on PATH."""
-    local = Path(sys.executable).parent / name
-    if local.exists():
-        return str(local)
-    found = shutil.which(name)
-    if not found:
-        raise SystemExit(f"cannot find {name!r}: run this with the project's venv python")
-    return found
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _git(*args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(HERE.parent), *args], capture_output=True, text=True, check=True
-    ).stdout
-
-
-def _code_version() -> dict[str, object]:
-    """Which mlops_jupyter was measured: its location, the git commit and uncommitted changes."""
-    import mlops_jupyter
-
-    root = Path(mlops_jupyter.__file__).resolve().parent
-    info: dict[str, object] = {
-        "package": str(root),
-        "version": getattr(mlops_jupyter, "__version__", None),
-    }
-    try:
-        info["commit"] = _git("rev-parse", "--short", "HEAD").strip()
-        package_dirty = _git("status", "--porcelain", "--", str(root)).splitlines()
-        info["uncommitted_files_in_package"] = len(package_dirty)
-        info["dirty_package_files"] = [line[3:] for line in package_dirty]
-        info["tree_dirty"] = bool(_git("status", "--porcelain").strip())
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return info
 
 
 def _package_files() -> dict[str, str]:
@@ -122,20 +76,6 @@ def _fingerprint(files: dict[str, str]) -> str:
     import hashlib
 
     return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _stats(samples: list[float]) -> dict[str, object]:
-    return {
-        "median_s": statistics.median(samples),
-        "min_s": min(samples),
-        "max_s": max(samples),
-        "runs": len(samples),
-        "samples_s": [round(s, 6) for s in samples],
-    }
-
-
-def _fmt(seconds: float) -> str:
-    return f"{seconds * 1000:8.1f} ms" if seconds < 1 else f"{seconds:8.2f} s "
 
 
 def _stamp(iso: str) -> float:
@@ -389,12 +329,12 @@ def main() -> int:
     if args.runs < 5:
         parser.error("--runs must be at least 5")
 
-    mlops, papermill = _tool("mlops"), _tool("papermill")
+    mlops, papermill = tool("mlops"), tool("papermill")
     work = Path(tempfile.mkdtemp(prefix="mlops-bench-run-"))
     (work / "homes").mkdir()
     load_start = os.getloadavg()
     round_loads: list[float] = []
-    code_start, files_start = _code_version(), _package_files()
+    code_start, files_start = code_version(), _package_files()
     fingerprint_start = _fingerprint(files_start)
     started = time.perf_counter()
     bench = Bench(work, mlops, papermill)
@@ -433,7 +373,7 @@ def main() -> int:
         print(f"(temp folder kept: {work})", file=sys.stderr)
         return 1
     load_end = os.getloadavg()
-    code_end, files_end = _code_version(), _package_files()
+    code_end, files_end = code_version(), _package_files()
     fingerprint_end = _fingerprint(files_end)
     changed_files = sorted(
         f for f in files_start.keys() | files_end.keys() if files_start.get(f) != files_end.get(f)
@@ -441,7 +381,7 @@ def main() -> int:
     code_changed = bool(changed_files)  # a new commit that leaves the package alone is fine
     elapsed = time.perf_counter() - started
 
-    results = {k: _stats(v) for k, v in bench.samples.items()}
+    results = {k: stats(v) for k, v in bench.samples.items()}
     med = {k: float(v["median_s"]) for k, v in results.items()}  # type: ignore[arg-type]
     ratios = {
         "diamond_first_mlops_over_papermill": med["mlops_diamond_first"] / med["papermill_diamond"],
@@ -491,7 +431,7 @@ def main() -> int:
         rtxt = f"{ratios[ratio]:.2f}x" if ratio else ""
         low, high = float(r["min_s"]), float(r["max_s"])  # type: ignore[arg-type]
         print(
-            f"{label:<52} {_fmt(med[key]):>11} {_fmt(low):>11} {_fmt(high):>11} {rtxt:>13}  {r['runs']}"
+            f"{label:<52} {fmt(med[key]):>11} {fmt(low):>11} {fmt(high):>11} {rtxt:>13}  {r['runs']}"
         )
 
     timelines: dict[str, dict[str, Any]] = {
@@ -523,7 +463,7 @@ def main() -> int:
     print()
     print(
         f"mlops first run minus papermill: {med['mlops_diamond_first'] - med['papermill_diamond']:+.3f} s; "
-        f"rerun minus python floor: {_fmt(med['mlops_diamond_rerun'] - med['python_pass']).strip()}"
+        f"rerun minus python floor: {fmt(med['mlops_diamond_rerun'] - med['python_pass']).strip()}"
     )
     for name, ok in targets.items():
         print(f"target {name}: {'met' if ok else 'MISSED'}")
@@ -556,7 +496,7 @@ def main() -> int:
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": {
             "cpus": os.cpu_count(),
-            "cpu": _cpu_model(),
+            "cpu": cpu_model(),
             "platform": platform.platform(),
             "python": platform.python_version(),
             "loadavg_at_start": load_start,

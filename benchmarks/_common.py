@@ -1,0 +1,73 @@
+"""What every benchmark script needs: the venv's tools, the machine, the code measured, stats."""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def tool(name: str) -> str:
+    """The venv's own command (next to this interpreter), else whatever is on PATH."""
+    local = Path(sys.executable).parent / name
+    if local.exists():
+        return str(local)
+    found = shutil.which(name)
+    if not found:
+        raise SystemExit(f"cannot find {name!r}: run this with the project's venv python")
+    return found
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(HERE.parent), *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def code_version() -> dict[str, object]:
+    """Which mlops_jupyter was measured: its location, the git commit and uncommitted changes."""
+    import mlops_jupyter
+
+    root = Path(mlops_jupyter.__file__).resolve().parent
+    info: dict[str, object] = {
+        "package": str(root),
+        "version": getattr(mlops_jupyter, "__version__", None),
+    }
+    try:
+        info["commit"] = _git("rev-parse", "--short", "HEAD").strip()
+        package_dirty = _git("status", "--porcelain", "--", str(root)).splitlines()
+        info["uncommitted_files_in_package"] = len(package_dirty)
+        info["dirty_package_files"] = [line[3:] for line in package_dirty]
+        info["tree_dirty"] = bool(_git("status", "--porcelain").strip())
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return info
+
+
+def stats(samples: list[float]) -> dict[str, object]:
+    return {
+        "median_s": statistics.median(samples),
+        "min_s": min(samples),
+        "max_s": max(samples),
+        "runs": len(samples),
+        "samples_s": [round(s, 6) for s in samples],
+    }
+
+
+def fmt(seconds: float) -> str:
+    return f"{seconds * 1000:8.1f} ms" if seconds < 1 else f"{seconds:8.2f} s "
