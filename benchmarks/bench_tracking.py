@@ -95,7 +95,13 @@ def child(python: str, code: str, **env: str) -> tuple[float, float]:
             capture_output=True,
             text=True,
             cwd=tmp,
-            env={**os.environ, "MLOPS_HOME": os.path.join(tmp, ".mlops"), **env},
+            env={
+                **os.environ,
+                "MLOPS_HOME": os.path.join(tmp, ".mlops"),
+                # MLflow 3 refuses its file store unless asked: it is what MLflow users run
+                "MLFLOW_ALLOW_FILE_STORE": "true",
+                **env,
+            },
             timeout=1200,
         )
     if result.returncode != 0:
