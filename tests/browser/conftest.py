@@ -15,11 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,15 +23,8 @@ from typing import Any
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from .labserver import CHROMIUM, CHROMIUM_ARGS, LabFailed, jupyter_lab
+
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "browser"
 DOCS_IMG = REPO / "docs" / "img"
@@ -139,13 +128,6 @@ class Lab:
         return data
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _extension_installed() -> bool:
     from jupyter_core.paths import jupyter_path
 
@@ -168,80 +150,12 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     (root / ".mlops").mkdir()  # the store of these notebooks, whatever folders are above
     (root / "pipeline.ipynb").write_text(json.dumps(PIPELINE, indent=1), encoding="utf-8")
     (root / "broken.ipynb").write_text(json.dumps(BROKEN, indent=1), encoding="utf-8")
-    settings = base / "app-settings"
-    settings.mkdir()
-    (settings / "overrides.json").write_text(
-        json.dumps(
-            {
-                "@jupyterlab/apputils-extension:notification": {
-                    "fetchNews": "false",
-                    "checkForUpdates": False,
-                }
-            }
-        ),
-        encoding="utf-8",
-    )
-    token = os.urandom(16).hex()
-    port = _free_port()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("JUPYTER", "MLOPS_")) and key != "PYTHONPATH"
-    }
-    env.update(
-        JUPYTER_CONFIG_DIR=str(base / "config"),
-        JUPYTER_DATA_DIR=str(base / "data"),
-        JUPYTER_RUNTIME_DIR=str(base / "runtime"),
-        JUPYTER_PLATFORM_DIRS="1",
-        PYTHONDONTWRITEBYTECODE="1",
-    )
     log = ARTIFACTS / "jupyter-lab.log"
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    command = [
-        sys.executable,
-        "-m",
-        "jupyterlab",
-        "--no-browser",
-        "--ip=127.0.0.1",
-        f"--port={port}",
-        "--port-retries=0",
-        f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={root}",
-        f"--LabApp.app_settings_dir={settings}",
-        f"--LabApp.user_settings_dir={base / 'user-settings'}",
-        f"--LabApp.workspaces_dir={base / 'workspaces'}",
-        "--ServerApp.open_browser=False",
-    ]
-    if os.geteuid() == 0:
-        command.append("--allow-root")
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    started = Lab(url=url, token=token, root=root, process=process, log=log)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(
-                    f"jupyter lab exited ({process.returncode}):\n{log.read_text()[-3000:]}"
-                )
-            try:
-                with urllib.request.urlopen(f"{url}api/status?token={token}", timeout=2) as reply:
-                    if reply.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"jupyter lab did not start in 60 s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield started
-    finally:
-        process.terminate()  # our own process: the server shuts its kernels down on SIGTERM
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        with jupyter_lab(base, root, log) as (url, token, process):
+            yield Lab(url=url, token=token, root=root, process=process, log=log)
+    except LabFailed as exc:
+        pytest.fail(str(exc))
 
 
 # -- the browser

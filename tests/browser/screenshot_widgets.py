@@ -19,29 +19,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from labserver import CHROMIUM, CHROMIUM_ARGS, LabFailed, jupyter_lab  # noqa: E402
+
 SKIP = ["skip"]  # the demo cells are not pipeline stages of this notebook
 
 DEMO_CELLS: list[tuple[list[str], str]] = [
@@ -107,81 +98,19 @@ def demo_notebook() -> dict[str, Any]:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
-def jupyter_lab(base: Path) -> Iterator[tuple[str, str, Path]]:
-    """A private ``jupyter lab`` (own settings, workspaces, config, store); yields url, token, root."""
+def lab_with_demo(base: Path) -> Iterator[tuple[str, str, Path]]:
+    """JupyterLab over a folder holding the iris example and the demo notebook."""
     root = base / "root"
     root.mkdir()
     (root / ".mlops").mkdir()  # this folder's store, whatever folders are above it
     shutil.copyfile(REPO / "examples" / "iris" / "iris.ipynb", root / "iris.ipynb")
     (root / "widgets.ipynb").write_text(json.dumps(demo_notebook(), indent=1), encoding="utf-8")
-    settings = base / "app-settings"
-    settings.mkdir()
-    (settings / "overrides.json").write_text(  # no news pop-up over the screenshots
-        json.dumps(
-            {
-                "@jupyterlab/apputils-extension:notification": {
-                    "fetchNews": "false",
-                    "checkForUpdates": False,
-                }
-            }
-        ),
-        encoding="utf-8",
-    )
-    token = os.urandom(16).hex()
-    port = free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("JUPYTER", "MLOPS_", "JPY_")) and k != "PYTHONPATH"
-    }
-    env.update(
-        JUPYTER_CONFIG_DIR=str(base / "config"),
-        JUPYTER_DATA_DIR=str(base / "data"),
-        JUPYTER_RUNTIME_DIR=str(base / "runtime"),
-        JUPYTER_PLATFORM_DIRS="1",
-    )
-    command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-        "--port-retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-        f"--LabApp.app_settings_dir={settings}", f"--LabApp.user_settings_dir={base / 'user'}",
-        f"--LabApp.workspaces_dir={base / 'workspaces'}",
-    ]  # fmt: skip
-    if os.geteuid() == 0:
-        command.append("--allow-root")
-    log = base / "jupyter-lab.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                raise SystemExit(f"jupyter lab exited:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}api/status?token={token}", timeout=2) as reply:
-                    if reply.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"jupyter lab did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield url, token, root
-    finally:
-        process.terminate()  # our own process, by its pid: it shuts its kernels down
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        with jupyter_lab(base, root, base / "jupyter-lab.log", timeout=90) as (url, token, _):
+            yield url, token, root
+    except LabFailed as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def cell_with(page: Any, selector: str) -> Any:
@@ -202,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "img")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
-    if not Path(CHROMIUM).exists():
+    if not CHROMIUM.exists():
         print(f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium)", file=sys.stderr)
         return 2
     from playwright.sync_api import sync_playwright
@@ -211,9 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     base = Path(tempfile.mkdtemp(prefix="mlops-widgets-"))
     started = time.monotonic()
     try:
-        with jupyter_lab(base) as (url, token, _root), sync_playwright() as playwright:
+        with lab_with_demo(base) as (url, token, _root), sync_playwright() as playwright:
             browser = playwright.chromium.launch(
-                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
             )
             context = browser.new_context(
                 viewport={"width": 1280, "height": 1000}, device_scale_factor=1.5
