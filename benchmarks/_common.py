@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import os
 import platform
 import shutil
 import statistics
@@ -71,3 +74,24 @@ def stats(samples: list[float]) -> dict[str, object]:
 
 def fmt(seconds: float) -> str:
     return f"{seconds * 1000:8.1f} ms" if seconds < 1 else f"{seconds:8.2f} s "
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def machine(**extra: object) -> dict[str, object]:
+    """The machine a result was measured on (plus load averages the caller took)."""
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu_model(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        **extra,
+    }
+
+
+def write_results(path: Path, results: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {path}")

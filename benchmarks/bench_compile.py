@@ -20,10 +20,8 @@ Targets: in-process compile <= 100 ms, whole process <= 1 s, >= 5x faster than n
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -36,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import gen_notebook  # noqa: E402
-from _common import code_version, cpu_model, fmt, stats, tool  # noqa: E402
+from _common import code_version, fmt, machine, now, stats, tool  # noqa: E402
 
 TARGET_IN_PROCESS_S = 0.100
 TARGET_PROCESS_S = 1.0
@@ -177,14 +175,8 @@ def main() -> int:
 
     report = {
         "benchmark": "compile",
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "cpu": cpu_model(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "loadavg_at_end": os.getloadavg() if hasattr(os, "getloadavg") else None,
-        },
+        "date": now(),
+        "machine": machine(loadavg_at_end=os.getloadavg() if hasattr(os, "getloadavg") else None),
         "code": code_version(),
         "notebook": {
             "cells": args.cells,

@@ -26,6 +26,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _common import write_results  # noqa: E402
+
 sys.path.insert(0, str(HERE.parent))
 
 from mlops_jupyter import hashing  # noqa: E402
@@ -139,11 +143,8 @@ def main() -> None:
     finally:
         shutil.rmtree(folder, ignore_errors=True)  # the 1 GiB file too
     results["machine"]["load_avg_at_end"] = os.getloadavg()  # type: ignore[index]
-    out = HERE / "results" / "hashing.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
-    print(f"wrote {out}")
+    write_results(HERE / "results" / "hashing.json", results)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -52,7 +51,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import _notebooks  # noqa: E402
-from _common import code_version, cpu_model, fmt, stats, tool  # noqa: E402
+from _common import code_version, fmt, machine, now, stats, tool  # noqa: E402
 
 TARGET_FIRST_RUN_RATIO = 1.0
 TARGET_RERUN_S = 0.5
@@ -493,16 +492,12 @@ def main() -> int:
 
     report = {
         "benchmark": "run",
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "cpu": cpu_model(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "loadavg_at_start": load_start,
-            "loadavg_at_end": load_end,
-            "loadavg_1min_after_each_round": round_loads,
-        },
+        "date": now(),
+        "machine": machine(
+            loadavg_at_start=load_start,
+            loadavg_at_end=load_end,
+            loadavg_1min_after_each_round=round_loads,
+        ),
         "code": {
             **code_end,
             "package_fingerprint": fingerprint_end,

@@ -29,6 +29,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _common import write_results  # noqa: E402
+
 REPEATS = 5
 
 MLOPS_SINGLE = """
@@ -209,11 +213,8 @@ def main() -> None:
         "batched >= 500,000 values/s": batch["calls_per_s"] >= 500_000,
     }
     results["machine"]["load_avg_at_end"] = os.getloadavg()  # type: ignore[index]
-    out = HERE / "results" / "tracking.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
-    print(f"wrote {out}")
+    write_results(HERE / "results" / "tracking.json", results)
 
 
 if __name__ == "__main__":
