@@ -87,7 +87,7 @@ def main() -> int:
 
         # (a) in process --------------------------------------------------------------------
         t0 = time.perf_counter()
-        from mlops_jupyter.compiler import compile_notebook, load_pipeline
+        from mlops_jupyter.compiler.output import compile_notebook, load_pipeline
 
         import_s = time.perf_counter() - t0
         pipeline = load_pipeline(nb)
@@ -164,7 +164,7 @@ def main() -> int:
         r = results[key]
         print(f"{label:<52} {fmt(med[key]):>11} {fmt(float(r['min_s'])):>11}  {r['runs']}")  # type: ignore[arg-type]
     print()
-    print(f"first import of mlops_jupyter.compiler in this process: {fmt(import_s).strip()}")
+    print(f"first import of mlops_jupyter.compiler.build in this process: {fmt(import_s).strip()}")
     print(f"nbconvert / mlops compile (process): {speedup:.1f}x")
     print(
         f"mlops compile process minus python floor: "

@@ -1,4 +1,4 @@
-"""Benchmark: hashing a 1 GiB file in the page cache — ``mlops_jupyter.hashing`` (BLAKE3, mmap,
+"""Benchmark: hashing a 1 GiB file in the page cache — ``mlops_jupyter.store.hashing`` (BLAKE3, mmap,
 threads) against ``hashlib.md5`` (what DVC uses) and against reading it (``cat FILE > /dev/null``,
 the limit) — and re-checking an unchanged file through the stat cache. Writes
 ``benchmarks/results/hashing.json``.
@@ -32,8 +32,8 @@ from _common import write_results  # noqa: E402
 
 sys.path.insert(0, str(HERE.parent))
 
-from mlops_jupyter import hashing  # noqa: E402
-from mlops_jupyter.store import Store  # noqa: E402
+from mlops_jupyter.store import hashing  # noqa: E402
+from mlops_jupyter.store.db import Store  # noqa: E402
 
 
 def timed(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]

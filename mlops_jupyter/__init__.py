@@ -10,37 +10,38 @@ from __future__ import annotations
 
 import importlib
 
+from ._version import __version__
+
 TYPE_CHECKING = False  # typing itself costs ~5-10 ms to import: only type checkers read it
 if TYPE_CHECKING:  # the real signatures, for type checkers and editors
     from typing import Any
 
-    from .datasets import DataVersion as DataVersion
-    from .tracking import end_run as end_run
-    from .tracking import flush as flush
-    from .tracking import log_artifact as log_artifact
-    from .tracking import log_metric as log_metric
-    from .tracking import log_metrics as log_metrics
-    from .tracking import log_param as log_param
-    from .tracking import track_data as track_data
-    from .widgets import show_data as show_data
-    from .widgets import show_metrics as show_metrics
-    from .widgets import show_run as show_run
+    from .ipython.widgets import show_data as show_data
+    from .ipython.widgets import show_metrics as show_metrics
+    from .ipython.widgets import show_run as show_run
+    from .tracking.datasets import DataVersion as DataVersion
+    from .tracking.runtime import end_run as end_run
+    from .tracking.runtime import flush as flush
+    from .tracking.runtime import log_artifact as log_artifact
+    from .tracking.runtime import log_metric as log_metric
+    from .tracking.runtime import log_metrics as log_metrics
+    from .tracking.runtime import log_param as log_param
+    from .tracking.runtime import track_data as track_data
 
-__version__ = "0.1.0"
 
 # public name -> submodule that defines it (imported on first access)
 _LAZY = {
-    "log_metric": "tracking",
-    "log_metrics": "tracking",
-    "log_param": "tracking",
-    "log_artifact": "tracking",
-    "track_data": "tracking",
-    "flush": "tracking",
-    "end_run": "tracking",
-    "DataVersion": "datasets",
-    "show_run": "widgets",  # the inline views need ipywidgets (the [widgets] extra)
-    "show_metrics": "widgets",
-    "show_data": "widgets",
+    "log_metric": "tracking.runtime",
+    "log_metrics": "tracking.runtime",
+    "log_param": "tracking.runtime",
+    "log_artifact": "tracking.runtime",
+    "track_data": "tracking.runtime",
+    "flush": "tracking.runtime",
+    "end_run": "tracking.runtime",
+    "DataVersion": "tracking.datasets",
+    "show_run": "ipython.widgets",  # the inline views need ipywidgets (the [widgets] extra)
+    "show_metrics": "ipython.widgets",
+    "show_data": "ipython.widgets",
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -61,12 +62,12 @@ def __dir__() -> list[str]:
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext mlops_jupyter``: the ``%mlops`` magics (IPython is already imported there)."""
-    from .magics import load
+    from .ipython.magics import load
 
     load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    from .magics import unload
+    from .ipython.magics import unload
 
     unload(ipython)

@@ -9,25 +9,27 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import MlopsError, NotFoundError
-from .paths import find_home
+from .home import find_home
 
 Listener = Callable[[dict[str, Any]], None]
 
 
 def explain(notebook: str | Path) -> dict[str, Any]:
     """Stages, parameters and data flow of a notebook (``mlops explain --json``); writes nothing."""
-    from .compiler import load_pipeline
+    from .compiler.output import load_pipeline
 
     return load_pipeline(notebook).to_dict()
 
 
 def compile(notebook: str | Path, output: str | Path | None = None) -> dict[str, Any]:
     """Compile into ``output`` (default: the store's pipelines folder); ``mlops compile --json``."""
-    from .compiler import compile_notebook
+    from .compiler.output import compile_notebook
 
     return compile_notebook(notebook, output).to_dict()
 
@@ -66,10 +68,80 @@ def run(
     return run_pipeline(target, options, listeners)
 
 
+@dataclass
+class RunHandle:
+    """A run going on in a thread of this process: what ``start_run`` returns.
+
+    ``recorded`` resolves to the run id as soon as the run is in the store (so it can be polled
+    at once), or to the error raised before that (a compile error, a bad parameter); ``done`` is
+    set when the run has ended and is recorded, with ``result`` (the ``mlops run --json``
+    object) or ``error``. Setting ``cancel`` stops the run the way Ctrl-C does.
+    """
+
+    cancel: threading.Event
+    recorded: Future[str] = field(default_factory=Future)
+    done: threading.Event = field(default_factory=threading.Event)
+    run_id: str | None = None
+    result: dict[str, Any] | None = None
+    error: BaseException | None = None
+    thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return not self.done.is_set()
+
+
+def start_run(
+    target: str | Path,
+    parameters: dict[str, Any] | None = None,
+    *,
+    listeners: list[Listener] | None = None,
+    on_done: Callable[[RunHandle], None] | None = None,
+    handle: RunHandle | None = None,
+    **options: Any,
+) -> RunHandle:
+    """Start :func:`run` in a daemon thread and return at once. ``on_done`` is called on that
+    thread once the run ended (before ``done`` is set); ``options`` are :func:`run`'s. Pass a
+    ``handle`` made beforehand when a listener needs it from the run's first event on."""
+    handle = handle or RunHandle(cancel=threading.Event())
+
+    def first(event: dict[str, Any]) -> None:
+        if event.get("event") == "run" and not handle.recorded.done():
+            handle.run_id = event["run_id"]
+            handle.recorded.set_result(event["run_id"])
+
+    def work() -> None:
+        try:
+            handle.result = run(
+                target,
+                parameters,
+                listeners=[*(listeners or []), first],  # theirs first: "recorded" means seen
+                cancel=handle.cancel,
+                **options,
+            )
+        except BaseException as exc:  # handed to whoever waits on the handle
+            handle.error = exc
+        finally:
+            if not handle.recorded.done():  # it never started: the caller's error to report
+                handle.recorded.set_exception(
+                    handle.error or RuntimeError("the run ended before it was recorded")
+                )
+            try:
+                if on_done is not None:
+                    on_done(handle)
+            finally:
+                handle.done.set()
+
+    # daemon: a run must not keep a stopping process alive; its owner cancels it first
+    handle.thread = threading.Thread(target=work, name="mlops-run", daemon=True)
+    handle.thread.start()
+    return handle
+
+
 def _store(where: str | Path | None, *, create: bool = False, looking_for: str = "") -> Any:
     """The store serving ``where``; reading commands never create one where there is none."""
     from .errors import NotFoundError
-    from .store import Store
+    from .store.db import Store
 
     home = find_home(Path(where) if where else Path.cwd())
     if not create and not (home / "mlops.db").exists():
@@ -224,27 +296,14 @@ def metric_steps(
     """``{key: {"steps": [...], "values": [...]}}`` in logging order: ``metrics`` without a dict
     and a timestamp per point, for charts of long series (100,000 points in ~0.2 s, not ~0.5 s).
     A step logged as None stays None; NaN (stored as NULL) comes back as NaN."""
-    nan = float("nan")
     with _store(where) as store:
-        query = "SELECT key, step, value FROM metrics WHERE run_id = ?"
-        args: list[Any] = [store.resolve_run(run_ref)]
-        if keys:
-            query += f" AND key IN ({', '.join('?' * len(keys))})"
-            args += keys
-        found: dict[str, dict[str, list[Any]]] = {}
-        for key, step, value in store.db.execute(query + " ORDER BY time, rowid", args):
-            series = found.get(key)
-            if series is None:
-                series = found[key] = {"steps": [], "values": []}
-            series["steps"].append(step)
-            series["values"].append(nan if value is None else value)
-        return found
+        return store.metric_steps(store.resolve_run(run_ref), keys)
 
 
 def gc(dry_run: bool = False, where: str | Path | None = None) -> tuple[int, int]:
     """Remove stored values nothing refers to: ``(objects removed, bytes freed)``."""
     from .errors import MlopsError
-    from .gc import collect
+    from .store.gc import collect
 
     try:
         store = _store(where)

@@ -1,6 +1,7 @@
 """What the notebook session around us provides: the notebook's path, and clean error display.
 
-Used by the magics and the widgets; IPython is imported only by the caller that has a shell.
+Used by the magics, the widgets and tracking (one answer to "which notebook is this", so
+``%mlops`` and an interactive run pick the same store); never imports IPython itself.
 """
 
 from __future__ import annotations
@@ -86,4 +87,7 @@ def ipython_shell() -> Any:
     """The running IPython shell, or None; never imports IPython itself."""
     module = sys.modules.get("IPython")
     getter = getattr(module, "get_ipython", None)
-    return getter() if getter else None
+    try:
+        return getter() if getter else None
+    except Exception:  # an IPython half imported, or torn down at exit
+        return None

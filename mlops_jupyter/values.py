@@ -14,15 +14,14 @@ from __future__ import annotations
 import importlib
 import io
 import json
-import math
 import pickle
 import sys
 import types
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from . import objects
 from .files import write_atomic
+from .store import objects
 
 
 class ValueTransferError(Exception):
@@ -104,7 +103,7 @@ def decode(data: bytes, fmt: str) -> Any:
 
 def _enter(ctx: Mapping[str, Any]) -> None:
     """``mlops.log_metric`` and friends in this stage now write into this run and stage."""
-    from . import tracking
+    from .tracking import runtime as tracking
 
     tracking.enter_stage(ctx)
 
@@ -134,17 +133,16 @@ def _origin(ctx: Mapping[str, Any], name: str) -> str:
 
 
 def _metric(stage: str, name: str, value: Any) -> float:
+    """One NaN policy with ``mlops.log_metric``: any real number, NaN and infinities included
+    (a diverging loss is a result worth keeping), stored as it is."""
+    from .tracking.runtime import real_number
+
     try:
-        number = float(value)
-    except (TypeError, ValueError):
+        return real_number(name, value)
+    except TypeError:
         raise ValueTransferError(
             f"metric '{name}' of stage '{stage}' is a {_type_name(value)}, not a number."
         ) from None
-    if not math.isfinite(number):
-        raise ValueTransferError(
-            f"metric '{name}' of stage '{stage}' is {number}; metrics must be finite."
-        )
-    return number
 
 
 def save_outputs(
@@ -181,7 +179,7 @@ def save_outputs(
             "size": len(data),
         }
     recorded = {name: _metric(stage, name, namespace.get(name)) for name in metrics}
-    tracking = sys.modules.get("mlops_jupyter.tracking")
+    tracking = sys.modules.get("mlops_jupyter.tracking.runtime")
     if tracking is not None:  # logged values are durable before the runner sees the stage end
         tracking.flush()
     manifest = {"stage": stage, "outputs": outputs, "metrics": recorded}

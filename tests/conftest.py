@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from mlops_jupyter.compiler import build_pipeline
-from mlops_jupyter.notebook import parse_notebook
-from mlops_jupyter.pipeline import Pipeline
+from mlops_jupyter.compiler.build import build_pipeline
+from mlops_jupyter.compiler.model import Pipeline
+from mlops_jupyter.compiler.notebook import parse_notebook
 
 CellSpec = str | tuple[Sequence[str], str] | dict[str, Any]
 
@@ -96,3 +96,12 @@ def make_notebook(tmp_path: Path) -> Callable[..., Path]:
 def build_nb() -> Callable[..., Pipeline]:
     """``build_nb(cells, path="nb.ipynb")`` -> Pipeline, without touching the disk."""
     return build
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This test's own ``.mlops`` store (``MLOPS_HOME``, seen by subprocesses too); the notebooks
+    live in ``tmp_path`` beside it."""
+    path = tmp_path / "home"
+    monkeypatch.setenv("MLOPS_HOME", str(path))
+    return path

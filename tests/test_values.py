@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mlops_jupyter import objects, values
+from mlops_jupyter import values
+from mlops_jupyter.store import objects
 from mlops_jupyter.values import ContextError, ValueTransferError, decode, encode
 
 np = pytest.importorskip("numpy")
@@ -252,15 +253,21 @@ def test_a_missing_value_names_variable_stage_and_readers(ctx) -> None:
     [
         pytest.param("high", "metric 'm' of stage 'train' is a str, not a number.", id="text"),
         pytest.param(None, "is a NoneType, not a number", id="missing"),
-        pytest.param(math.nan, "is nan; metrics must be finite.", id="nan"),
-        pytest.param(math.inf, "is inf; metrics must be finite.", id="inf"),
     ],
 )
-def test_metrics_must_be_finite_numbers(ctx, value, needle) -> None:
+def test_metrics_must_be_numbers(ctx, value, needle) -> None:
     namespace = {} if value is None else {"m": value}
     with pytest.raises(ValueTransferError) as caught:
         values.save_outputs(ctx, namespace, [], metrics=["m"])
     assert needle in str(caught.value)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf], ids=["nan", "inf", "-inf"])
+def test_non_finite_metrics_are_kept_as_they_are(ctx, value) -> None:
+    # one NaN policy with mlops.log_metric: a diverging loss is a result worth keeping
+    saved = values.save_outputs(ctx, {"m": value}, [], metrics=["m"])
+    kept = saved["metrics"]["m"]
+    assert kept == value or (math.isnan(kept) and math.isnan(value))
 
 
 def test_a_stage_run_outside_a_pipeline_says_so() -> None:

@@ -9,8 +9,10 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import type { IErrorInfo } from './paths';
+import type { RunStatus, StageStatus } from './status';
 
 export type { IErrorInfo } from './paths';
+export type { RunStatus, StageStatus } from './status';
 
 export type ParameterType = 'int' | 'float' | 'bool' | 'str' | string;
 
@@ -59,13 +61,10 @@ export interface IPipeline {
   warnings: string[];
 }
 
-export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted' | string;
-export type StageStatus =
-  'pending' | 'running' | 'succeeded' | 'cached' | 'failed' | 'skipped' | string;
-
 export interface IStageRun {
   name: string;
-  status: StageStatus;
+  /** Open to any string: a newer server may send a status this build does not know. */
+  status: StageStatus | string;
   started_at: string | null;
   ended_at: string | null;
   duration_s: number | null;
@@ -81,7 +80,8 @@ export interface IStageRun {
 /** `GET runs/{id}` (`mlops show --json` plus the server's fields) and the items of `GET runs`. */
 export interface IRun {
   run_id: string;
-  status: RunStatus;
+  /** Open to any string, as a stage's status is. */
+  status: RunStatus | string;
   pipeline: string;
   version: string;
   parameters: { [name: string]: unknown };

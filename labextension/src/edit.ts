@@ -6,9 +6,22 @@
  * are); tags this language does not know are never touched. Pure: no JupyterLab imports.
  */
 
-import { MAGIC_PREFIX, firstLine, isMagicLine, parseMagicLine, pyStrip } from './tags';
+import {
+  AFTER_PREFIXES,
+  MAGIC_PREFIX,
+  ROLE_TAGS,
+  Role,
+  STAGE_PREFIXES,
+  firstLine,
+  isKaleTag,
+  isMagicLine,
+  parseMagicLine,
+  pyStrip,
+  roleTag
+} from './tags';
 
-export type EditRole = 'code' | 'parameters' | 'setup' | 'metrics';
+/** Skip is not a role here: the editor has a checkbox for it, beside the role. */
+export type EditRole = Exclude<Role, 'skip'>;
 
 export interface IStageEdit {
   /** The stage this cell starts; null: it continues the stage above. */
@@ -30,26 +43,19 @@ export interface IMagicInfo {
   line: string;
 }
 
-const STAGE_PREFIXES = ['stage:', 'block:', 'step:'];
-const AFTER_PREFIXES = ['after:', 'prev:'];
-const ROLE_OF: { [tag: string]: EditRole } = {
-  parameters: 'parameters',
-  'pipeline-parameters': 'parameters',
-  setup: 'setup',
-  imports: 'setup',
-  functions: 'setup',
-  metrics: 'metrics',
-  'pipeline-metrics': 'metrics'
-};
-/** The tag written for a role, in our dialect and in Kale's. */
-const ROLE_TAG: { [role: string]: [string, string] } = {
-  parameters: ['parameters', 'pipeline-parameters'],
-  setup: ['setup', 'imports'],
-  metrics: ['metrics', 'pipeline-metrics']
-};
+/** The role each tag gives a cell, `skip` aside. */
+const ROLE_OF: { readonly [tag: string]: EditRole } = Object.fromEntries(
+  Object.entries(ROLE_TAGS).filter(
+    (entry): entry is [string, EditRole] => entry[1] !== 'skip'
+  )
+);
+
+function stagePrefix(tag: string): string | undefined {
+  return STAGE_PREFIXES.find(([p]) => tag.startsWith(p))?.[0];
+}
 
 function stageOf(tag: string): string | null {
-  const prefix = STAGE_PREFIXES.find(p => tag.startsWith(p));
+  const prefix = stagePrefix(tag);
   return prefix && tag.length > prefix.length ? tag.slice(prefix.length) : null;
 }
 
@@ -137,11 +143,7 @@ export function applyEdit(
 
   if (next.stage !== before.stage) {
     const old = out.find(t => stageOf(pyStrip(t)) !== null);
-    const prefix = old
-      ? STAGE_PREFIXES.find(p => pyStrip(old).startsWith(p))!
-      : kale
-        ? 'block:'
-        : 'stage:';
+    const prefix = old ? stagePrefix(pyStrip(old))! : kale ? 'block:' : 'stage:';
     out = out.filter(t => stageOf(pyStrip(t)) === null);
     if (next.stage !== null) {
       add.push(prefix + next.stage);
@@ -164,7 +166,7 @@ export function applyEdit(
   if (next.role !== before.role) {
     out = out.filter(t => !(pyStrip(t) in ROLE_OF));
     if (next.role !== 'code') {
-      add.push(ROLE_TAG[next.role][kale ? 1 : 0]);
+      add.push(roleTag(next.role, kale));
     }
   }
 
@@ -194,17 +196,6 @@ export function applyEdit(
   return [...out, ...add];
 }
 
-/** Tags whose meaning is Kale's (shown with a mark in the editor; always kept). */
-export function isKaleTag(tag: string): boolean {
-  const t = pyStrip(tag);
-  return (
-    ['imports', 'functions', 'pipeline-parameters', 'pipeline-metrics'].includes(t) ||
-    t.startsWith('block:') ||
-    t.startsWith('step:') ||
-    t.startsWith('prev:')
-  );
-}
-
 /** Tags this language reads (the rest are kept and ignored). */
 export function isKnownTag(tag: string): boolean {
   const t = pyStrip(tag);
@@ -220,4 +211,5 @@ export function isKnownTag(tag: string): boolean {
   );
 }
 
-export { MAGIC_PREFIX };
+// the stage editor takes all of its tag vocabulary from this module
+export { MAGIC_PREFIX, isKaleTag };

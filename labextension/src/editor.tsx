@@ -6,6 +6,7 @@
 import { Dialog, ReactWidget } from '@jupyterlab/apputils';
 import * as React from 'react';
 
+import { StageDot } from './components/StageDot';
 import { IMagicInfo, IStageEdit, applyEdit, isKaleTag, isKnownTag } from './edit';
 import { stageColors } from './stages';
 import { STAGE_NAME_RULE, isStageName } from './tags';
@@ -221,11 +222,7 @@ function StageEditor(props: {
                         )
                       }
                     />
-                    <span
-                      className="mlops-dot"
-                      style={{ background: colors.get(s.name) }}
-                      aria-hidden="true"
-                    />
+                    <StageDot color={colors.get(s.name)} />
                     {s.name}
                   </label>
                 );

@@ -14,6 +14,7 @@ export const STAGE_NAME_RULE =
 export type Role = 'code' | 'parameters' | 'setup' | 'skip' | 'metrics';
 export type Dialect = 'stage' | 'kale' | 'magic';
 
+// The first tag of a role in each dialect is the one the stage editor writes (roleTag).
 export const ROLE_TAGS: { readonly [tag: string]: Role } = {
   parameters: 'parameters',
   'pipeline-parameters': 'parameters', // Kale
@@ -25,7 +26,7 @@ export const ROLE_TAGS: { readonly [tag: string]: Role } = {
   skip: 'skip'
 };
 
-const STAGE_PREFIXES: ReadonlyArray<[string, Dialect]> = [
+export const STAGE_PREFIXES: ReadonlyArray<[string, Dialect]> = [
   ['stage:', 'stage'],
   ['block:', 'kale'],
   ['step:', 'kale']
@@ -39,7 +40,7 @@ export const KALE_TAGS: ReadonlySet<string> = new Set([
   'pipeline-metrics'
 ]);
 export const KALE_PREFIXES = ['block:', 'step:', 'prev:'];
-const AFTER_PREFIXES = ['after:', 'prev:'];
+export const AFTER_PREFIXES = ['after:', 'prev:'];
 export const MAGIC_PREFIX = '%%mlops';
 
 /** A tag (or `%%mlops` line) that does not parse; the caller adds the cell's location. */
@@ -229,12 +230,25 @@ export function isMagicLine(line: string): boolean {
   );
 }
 
+/** Whether a tag is one only Kale's dialect writes. */
+export function isKaleTag(raw: string): boolean {
+  const tag = pyStrip(raw);
+  return KALE_TAGS.has(tag) || KALE_PREFIXES.some(p => tag.startsWith(p));
+}
+
 /** Whether any tag is one only Kale's dialect writes. */
 export function hasKaleTags(tags: readonly string[]): boolean {
-  return tags.some(raw => {
-    const tag = pyStrip(raw);
-    return KALE_TAGS.has(tag) || KALE_PREFIXES.some(p => tag.startsWith(p));
-  });
+  return tags.some(isKaleTag);
+}
+
+/** The tag that gives a cell `role`, in our dialect or (`kale`) in Kale's. */
+export function roleTag(
+  role: 'parameters' | 'setup' | 'metrics',
+  kale: boolean
+): string {
+  return Object.keys(ROLE_TAGS).find(
+    tag => ROLE_TAGS[tag] === role && KALE_TAGS.has(tag) === kale
+  )!;
 }
 
 /**

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
+import { formatDuration, formatValue } from '../src/format';
 import {
-  formatDuration,
   formatParameter,
-  formatValue,
   parseParameter,
   relativeToRoot,
   stripDrive

@@ -1,4 +1,4 @@
-"""The executor interface: how a stage task reaches a kernel. Backends register by entry point."""
+"""The executor interface: how a stage task reaches a kernel. ``executors.py`` names the backends."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
-
-from ..errors import MlopsError
 
 
 @dataclass(frozen=True)
@@ -45,19 +43,3 @@ class Executor(Protocol):
         """Stop everything now: running stages end as failed, no process left behind."""
 
     def close(self) -> None: ...
-
-
-def load_executor(name: str, **options: Any) -> Executor:
-    """An executor by name: ``local`` built in, others from ``mlops_jupyter.executors`` entry points."""
-    if name == "local":
-        from .local import LocalExecutor
-
-        return LocalExecutor(**options)
-    from importlib.metadata import entry_points
-
-    for entry in entry_points(group="mlops_jupyter.executors"):
-        if entry.name == name:
-            factory = entry.load()
-            executor: Executor = factory(**options)
-            return executor
-    raise MlopsError(f"no executor named '{name}'.", hint="Built in: local.")

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..compiler.model import SCHEMA, SCHEMA_VERSION
 from ..errors import MlopsError
-from ..pipeline import SCHEMA, SCHEMA_VERSION
 
 
 @dataclass(frozen=True)

@@ -1,33 +1,34 @@
 """The run loop: decide each stage (cached, run, or skipped), hand runs to an executor, record all.
 
-All store writes happen on this (the calling) thread; executors only return outcomes. A stage
-starts as soon as its upstream stages are done, so independent branches overlap.
+All store writes happen on this (the calling) thread, through ``record.RunRecorder``; executors
+only return outcomes. A stage starts as soon as its upstream stages are done, so independent
+branches overlap.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import signal
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..environment import git_state, local_module_hashes, package_versions, python_version
 from ..errors import MlopsError
-from ..files import write_atomic
-from ..paths import find_home
-from ..store import Store
+from ..home import find_home
+from ..status import DONE_OK, Listener, RunStatus, StageStatus
+from ..store.db import Store
+from ..store.environment import git_state, local_module_hashes, package_versions, python_version
 from .cache import stage_key, with_data
-from .executor import Executor, StageOutcome, StageTask, load_executor
+from .executor import Executor, StageOutcome, StageTask
+from .executors import load_executor
 from .params import coerce
 from .plan import Plan, load_plan, select
+from .record import RunRecorder
 
 
 @dataclass
@@ -42,11 +43,6 @@ class RunOptions:
     executor_options: dict[str, Any] = field(default_factory=dict)
     origin: str = "cli"
     cancel: threading.Event | None = None  # set it to stop the run as Ctrl-C would
-
-
-# A run reports what happens as plain dicts, to any number of listeners (the terminal progress,
-# a widget, the server's run registry): {"event": "run" | "stage" | "end", "run_id", ...}.
-Listener = Callable[[dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -64,7 +60,7 @@ def prepare(target: str | Path) -> Target:
         return Target(plan, None, find_home(path))
     if not path.exists():
         raise MlopsError(f"{target}: no such notebook or compiled pipeline folder.")
-    from ..compiler import compile_notebook
+    from ..compiler.output import compile_notebook
 
     compiled = compile_notebook(path)
     # Two notebooks with the same name and code share a compiled folder; each runs in its own.
@@ -105,29 +101,35 @@ def _terminate_as_interrupt() -> Iterator[None]:
 
 
 class _Run:
+    """One run's loop: decide each stage (cached, run, or skipped) as its upstreams finish, hand
+    runs to the executor, and pass every outcome to the recorder."""
+
     def __init__(
         self, target: Target, options: RunOptions, listeners: list[Listener], store: Store
     ) -> None:
         self.plan = target.plan
         self.target = target
         self.options = options
-        self.listeners = listeners
         self.store = store
         self.values = coerce(self.plan.parameters, options.parameters)
         selected = select(self.plan, options.stages, options.from_stage)
         self.selected = set(selected)
         self.needed = self._with_ancestors(self.selected)
         self.order = [s for s in self.plan.stages if s.name in self.needed]
-        self.status = {s.name: "pending" for s in self.order}
-        self.results: dict[str, dict[str, Any]] = {}
-        self.consumers = self.plan.consumers()
-        self.executor: Executor | None = None
-        self.futures: dict[Future[StageOutcome], tuple[str, str]] = {}
+        self.status: dict[str, StageStatus] = {s.name: StageStatus.PENDING for s in self.order}
         for name in options.force:
             if name not in self.status:
                 raise MlopsError(
                     f"--force {name}: pipeline '{self.plan.name}' has no stage '{name}' in this run."
                 )
+        self.results: dict[str, dict[str, Any]] = {}
+        self.consumers = self.plan.consumers()
+        self.executor: Executor | None = None
+        self.futures: dict[Future[StageOutcome], tuple[str, str]] = {}
+        self.record = RunRecorder(store, listeners)
+        self.env: dict[str, Any] = {}  # captured when the run starts (package versions...)
+        self.run_id = ""
+        self.run_dir = Path()
 
     def _with_ancestors(self, names: set[str]) -> set[str]:
         found = set(names)
@@ -154,15 +156,23 @@ class _Run:
         progressed = False
         for stage in self.order:
             name = stage.name
-            if self.status[name] != "pending":
+            if self.status[name] != StageStatus.PENDING:
                 continue
-            states = [self.status[u] for u in stage.after]
-            bad = next((u for u in stage.after if self.status[u] in ("failed", "skipped")), None)
+            bad = next(
+                (
+                    u
+                    for u in stage.after
+                    if self.status[u] in (StageStatus.FAILED, StageStatus.SKIPPED)
+                ),
+                None,
+            )
             if bad:
-                self._finish(name, "skipped", error=f"upstream stage '{bad}' did not succeed")
+                self._finish(
+                    name, StageStatus.SKIPPED, error=f"upstream stage '{bad}' did not succeed"
+                )
                 progressed = True
                 continue
-            if not all(s in ("succeeded", "cached") for s in states):
+            if not all(self.status[u] in DONE_OK for u in stage.after):
                 continue
             inputs = self._inputs(name)
             base = stage_key(stage, self.values, inputs, self.env)
@@ -174,15 +184,15 @@ class _Run:
                 hit = {"outputs": last, "metrics": {}} if last is not None else None
             if hit is not None:
                 self.results[name] = hit
-                notebook = self._cached_notebook(key)
-                copied = self._copy_records(key, name)
+                entry = self.store.cache_entry(key)
+                copied = self.record.copy_cached(entry, name)
                 self._finish(
                     name,
-                    "cached",
+                    StageStatus.CACHED,
                     key=key,
                     base_key=base,
                     outputs=hit["outputs"],
-                    notebook=notebook,
+                    notebook=entry["notebook"] if entry else None,
                     metrics=None if copied else hit["metrics"],
                 )
             else:
@@ -193,7 +203,7 @@ class _Run:
     def _current_data(self, base: str, name: str) -> dict[str, str]:
         """``{path: hash now}`` of the data this stage tracked when it last ran with this base
         key; an unchanged file costs a stat (the stat cache), a missing one reads "missing"."""
-        from ..hashing import check
+        from ..store.hashing import check
 
         found = {}
         for path in self.store.last_tracked(base, name):
@@ -204,25 +214,6 @@ class _Run:
             except OSError as exc:
                 found[path] = f"unreadable: {exc.strerror}"
         return found
-
-    def _copy_records(self, key: str, name: str) -> bool:
-        """Record the metrics, parameters, artifacts and data versions a cached stage logged
-        when it ran, under this run too; False if there was nothing to copy from."""
-        row = self.store.db.execute("SELECT run_id FROM cache WHERE key = ?", (key,)).fetchone()
-        if row is None or not row["run_id"]:
-            return False
-        from ..datasets import copy_versions
-
-        copied = self.store.copy_stage_records(row["run_id"], self.run_id, name)
-        copy_versions(self.store, row["run_id"], self.run_id, name)
-        return copied
-
-    def _cached_notebook(self, key: str) -> str | None:
-        row = self.store.db.execute(
-            "SELECT r.run_dir, c.stage FROM cache c JOIN runs r ON r.id = c.run_id WHERE c.key = ?",
-            (key,),
-        ).fetchone()
-        return str(Path(row["run_dir"]) / f"{row['stage']}.ipynb") if row else None
 
     def _submit(self, name: str, base: str, key: str, inputs: dict[str, Any]) -> None:
         stage = self.plan.stage(name)
@@ -263,73 +254,23 @@ class _Run:
             timeout=stage.options.get("timeout"),
             retries=int(stage.options.get("retries", 0)),
         )
-        self.status[name] = "running"
-        now = time.time()
-        self.store.update_stage(
-            self.run_id,
-            name,
-            status="running",
-            started_at=now,
-            cache_key=key,
-            base_key=base,
-            notebook=str(task.executed),
-        )
-        self._emit("stage", stage=name, status="running", duration_s=None, error=None)
+        self.status[name] = StageStatus.RUNNING
+        self.record.stage_running(name, key, base, task.executed)
         self.futures[self.executor.submit(task)] = (name, base)
         # stages still to decide may each need a kernel: have them booting meanwhile
-        self.executor.warm(sum(1 for s in self.status.values() if s == "pending"))
+        pending = sum(1 for s in self.status.values() if s == StageStatus.PENDING)
+        self.executor.warm(pending)
 
-    # -- recording
+    # -- outcomes
 
-    def _finish(
-        self,
-        name: str,
-        status: str,
-        *,
-        key: str | None = None,
-        base_key: str | None = None,
-        outputs: dict[str, Any] | None = None,
-        metrics: dict[str, float] | None = None,
-        error: str | None = None,
-        notebook: str | None = None,
-        started: float | None = None,
-        ended: float | None = None,
-        attempts: int = 0,
-    ) -> None:
+    def _finish(self, name: str, status: StageStatus, **fields: Any) -> None:
         self.status[name] = status
-        ended = ended or time.time()
-        started = started or ended
-        fields: dict[str, Any] = {
-            "status": status,
-            "started_at": started,
-            "ended_at": ended,
-            "duration_s": ended - started,
-            "error": error,
-            "attempts": attempts,
-        }
-        if key:
-            fields["cache_key"] = key
-        if base_key:
-            fields["base_key"] = base_key
-        if outputs is not None:
-            fields["outputs"] = outputs
-        if notebook:
-            fields["notebook"] = notebook
-        self.store.update_stage(self.run_id, name, **fields)
-        if metrics:
-            self.store.add_metrics(self.run_id, name, [(k, None, v) for k, v in metrics.items()])
-        self._emit(
-            "stage",
-            stage=name,
-            status=status,
-            duration_s=None if status == "cached" else ended - started,
-            error=error,
-        )
+        self.record.stage_done(name, status, **fields)
 
-    def _record(self, name: str, base: str, outcome: StageOutcome) -> None:
+    def _outcome(self, name: str, base: str, outcome: StageOutcome) -> None:
         stage = self.plan.stage(name)
         # the key this execution is stored under: its base plus the data it tracked just now
-        key = with_data(base, self._tracked_now(name))
+        key = with_data(base, self.record.tracked_now(name))
         manifest = outcome.manifest or {}
         outputs = manifest.get("outputs", {})
         missing = [v for v in stage.outputs if v not in outputs]
@@ -342,17 +283,16 @@ class _Run:
                 ),
             )
         executed = str(self.run_dir / f"{name}.ipynb")
+        timing = {"started": outcome.started, "ended": outcome.ended, "attempts": outcome.attempts}
         if not outcome.ok:
             self._finish(
                 name,
-                "failed",
+                StageStatus.FAILED,
                 key=key,
                 base_key=base,
                 error=outcome.error,
                 notebook=executed,
-                started=outcome.started,
-                ended=outcome.ended,
-                attempts=outcome.attempts,
+                **timing,
             )
             return
         metrics = manifest.get("metrics", {})
@@ -361,39 +301,16 @@ class _Run:
             self.store.cache_put(key, self.plan.name, name, outputs, metrics, self.run_id)
         self._finish(
             name,
-            "succeeded",
+            StageStatus.SUCCEEDED,
             key=key,
             base_key=base,
             outputs=outputs,
             metrics=metrics,
             notebook=executed,
-            started=outcome.started,
-            ended=outcome.ended,
-            attempts=outcome.attempts,
+            **timing,
         )
 
-    def _tracked_now(self, name: str) -> dict[str, str]:
-        """``{path: hash}``: the newest version of each file or folder the stage tracked in this
-        run (DataFrames have no path to re-check, so they are not part of the key)."""
-        found: dict[str, str] = {}
-        for version in self.store.data_versions(run_id=self.run_id, stage=name, limit=None):
-            if version.get("kind") in ("file", "directory"):
-                found.setdefault(version["path"], version["hash"])
-        return found
-
     # -- the loop
-
-    def _emit(self, event: str, **fields: Any) -> None:
-        message = {"event": event, "run_id": getattr(self, "run_id", None), **fields}
-        log = getattr(self, "log", None)
-        if log is not None:  # runs/<id>/events.log: the run's story, one JSON object a line
-            log.write(json.dumps({"time": time.time(), **message}, default=str) + "\n")
-            log.flush()
-        for listener in self.listeners:
-            try:
-                listener(message)
-            except Exception:  # a broken display must not break the run
-                pass
 
     def _loop(self) -> None:
         cancel = self.options.cancel
@@ -411,7 +328,7 @@ class _Run:
             )
             for future in done:
                 name, key = self.futures.pop(future)
-                self._record(name, key, future.result())
+                self._outcome(name, key, future.result())
 
     def _cancel(self, reason: str) -> None:
         """Stop every running stage; they are recorded as failed with ``reason``."""
@@ -420,58 +337,42 @@ class _Run:
         for future, (name, key) in list(self.futures.items()):
             result = future.result()
             result.ok, result.error = False, reason
-            self._record(name, key, result)
+            self._outcome(name, key, result)
         self.futures.clear()
 
     def execute(self) -> str:
-        plan = self.plan
-        self.env = environment(plan, self.store.home)
-        self.store.add_pipeline(plan.name, plan.version, self.target.notebook, str(plan.folder))
-        types = {n: s["type"] for n, s in plan.parameters.items()}
-        self.run_id, self.run_dir = self.store.start_run(
-            pipeline=plan.name,
-            version=plan.version,
-            notebook=self.target.notebook,
-            compiled=str(plan.folder),
-            parameters={n: (v, types[n]) for n, v in self.values.items()},
+        self.env = environment(self.plan, self.store.home)
+        self.run_id, self.run_dir = self.record.start(
+            self.plan,
+            self.target.notebook,
+            self.values,
             stages=[s.name for s in self.order],
+            after={s.name: [u for u in s.after if u in self.status] for s in self.order},
             environment=self.env,
             origin=self.options.origin,
         )
-        self.log = open(self.run_dir / "events.log", "a", encoding="utf-8")  # noqa: SIM115
-        self._emit(
-            "run",
-            pipeline=plan.name,
-            version=plan.version,
-            stages=[s.name for s in self.order],
-            after={s.name: [u for u in s.after if u in self.status] for s in self.order},
-            run_dir=str(self.run_dir),
-        )
-        outcome, error = "succeeded", None
+        outcome, error = RunStatus.SUCCEEDED, None
         try:
             with _terminate_as_interrupt():
                 try:
                     self._loop()
                 except KeyboardInterrupt:
-                    outcome = "interrupted"
-                    self._emit("interrupting")
+                    outcome = RunStatus.INTERRUPTED
+                    self.record.emit("interrupting")
                     self._cancel("interrupted")
                 except BaseException as exc:  # our own bug: stop cleanly, keep the record true
-                    outcome, error = "failed", f"internal error: {type(exc).__name__}: {exc}"
+                    outcome, error = (
+                        RunStatus.FAILED,
+                        f"internal error: {type(exc).__name__}: {exc}",
+                    )
                     self._cancel(error)
                     raise
         finally:
             if self.executor is not None:
                 self.executor.close()
-            if outcome == "succeeded" and any(s == "failed" for s in self.status.values()):
-                outcome = "failed"
-            self.store.finish_run(self.run_id, outcome, error)
-            record = self.store.get_run(self.run_id)
-            write_atomic(
-                self.run_dir / "run.json", json.dumps(record, indent=2, default=str), fsync=False
-            )
-            self._emit("end", status=outcome)
-            self.log.close()
+            if outcome == RunStatus.SUCCEEDED and StageStatus.FAILED in self.status.values():
+                outcome = RunStatus.FAILED
+            self.record.finish(outcome, error)
         return self.run_id
 
 

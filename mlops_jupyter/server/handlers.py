@@ -8,8 +8,6 @@ server's Authorizer; every ``path`` goes through :func:`.paths.resolve` before i
 from __future__ import annotations
 
 import asyncio
-import json
-import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +22,8 @@ from tornado import web
 
 from .. import api
 from ..errors import MlopsError, NotFoundError
-from ..paths import find_home
+from ..home import find_home
+from ..views.text import strict_json
 from .paths import PathError, Resolved, inside, relative, resolve
 from .runs import RunRegistry
 
@@ -59,17 +58,6 @@ class ApiError(web.HTTPError):
         self.body = body
 
 
-def _finite(value: Any) -> Any:
-    """NaN and infinities (a metric may be one) as null: JSON has no spelling for them."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
-
 class MlopsHandler(APIHandler):
     """Shared parsing, error shaping and thread hand-off for every route."""
 
@@ -84,7 +72,7 @@ class MlopsHandler(APIHandler):
 
     def reply(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
-        self.finish(json.dumps(_finite(data), allow_nan=False, default=str))
+        self.finish(strict_json(data, indent=None))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Every error is the same JSON shape, so the frontend has one way to show them."""
@@ -103,7 +91,7 @@ class MlopsHandler(APIHandler):
         else:
             body = error_body(responses.get(status_code, "error"))
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(_finite(body), default=str))
+        self.finish(strict_json(body, indent=None))
 
     def mlops_error(self, exc: MlopsError, about: Resolved | None = None) -> ApiError:
         """400 (404 for a missing run) with the error's cell-pointing fields; the notebook is

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import api
+from ..status import FINAL, RunStatus, StageStatus
 
-FINAL = ("succeeded", "failed", "interrupted")
 KEEP_FINISHED = 200  # finished runs remembered (for their store location); the store has the rest
 
 
@@ -26,17 +26,23 @@ KEEP_FINISHED = 200  # finished runs remembered (for their store location); the 
 class LiveRun:
     run_id: str
     target: Path  # the real path run: later store look-ups for this run start from it
-    cancel: threading.Event
-    thread: threading.Thread
+    handle: api.RunHandle
     started: float = field(default_factory=time.time)
-    status: str = "running"  # from the run's events; the store is authoritative
+    status: str = RunStatus.RUNNING  # from the run's events; the store is authoritative
     stages: dict[str, str] = field(default_factory=dict)
     error: str | None = None
-    finished: bool = False
+
+    @property
+    def cancel(self) -> threading.Event:
+        return self.handle.cancel
+
+    @property
+    def finished(self) -> bool:
+        return not self.handle.running
 
     @property
     def running(self) -> bool:
-        return not self.finished and self.thread.is_alive()
+        return self.handle.running
 
 
 class RunRegistry:
@@ -60,23 +66,21 @@ class RunRegistry:
         parameters: dict[str, Any],
         options: dict[str, Any],
     ) -> Future[str]:
-        """Start ``api.run`` in a thread; the future gets the run id once the run is recorded,
-        or the exception (a compile error, bad parameters...) raised before that."""
+        """Start the run (``api.start_run``); the future gets the run id once the run is
+        recorded, or the exception (a compile error, bad parameters...) raised before that."""
         if self._closed:
             raise RuntimeError("the server is shutting down")
-        recorded: Future[str] = Future()
-        cancel = threading.Event()
         holder: dict[str, LiveRun] = {}
+        handle = api.RunHandle(cancel=threading.Event())
 
         def listener(event: dict[str, Any]) -> None:
             # called on the run's thread, in order: the first event is "run", with the id
             kind = event.get("event")
             if kind == "run":
-                new = LiveRun(event["run_id"], target, cancel, threading.current_thread())
-                new.stages = dict.fromkeys(event.get("stages", []), "pending")
+                new = LiveRun(event["run_id"], target, handle)
+                new.stages = dict.fromkeys(event.get("stages", []), StageStatus.PENDING)
                 holder["run"] = new
                 self._add(new)
-                recorded.set_result(new.run_id)
                 return
             live = holder.get("run")
             if live is None:
@@ -85,42 +89,33 @@ class RunRegistry:
                 if kind == "stage":
                     live.stages[event["stage"]] = event["status"]
                 elif kind == "interrupting":
-                    live.status = "interrupting"
+                    live.status = RunStatus.INTERRUPTING
                 elif kind == "end":
                     live.status = event["status"]
 
-        def work() -> None:
-            try:
-                api.run(
-                    target,
-                    parameters,
-                    listeners=[listener],
-                    cancel=cancel,
-                    origin="jupyter",
-                    **options,
-                )
-            except BaseException as exc:
-                if not recorded.done():  # failed before the run existed: the request answers
-                    recorded.set_exception(exc)
-                    return
+        def ended(done: api.RunHandle) -> None:
+            live = holder.get("run")
+            if live is None:
+                return  # failed before the run existed: the request answers with the error
+            if done.error is not None:
                 # the run is recorded (failed) by the runner itself; keep the reason for the log
-                self.log.exception("mlops run %s ended with an error", holder["run"].run_id)
-                with self._lock:
-                    holder["run"].error = f"{type(exc).__name__}: {exc}"
-            finally:
-                if not recorded.done():  # cannot happen with the runner as it is; never hang
-                    recorded.set_exception(RuntimeError("the run ended before it was recorded"))
-                live = holder.get("run")
-                if live is not None:
-                    with self._lock:
-                        live.finished = True
-                        if live.status not in FINAL:
-                            live.status = "failed"
+                self.log.error("mlops run %s ended with an error: %r", live.run_id, done.error)
+            with self._lock:
+                if done.error is not None:
+                    live.error = f"{type(done.error).__name__}: {done.error}"
+                if live.status not in FINAL:
+                    live.status = RunStatus.FAILED
 
-        # daemon: a run must not keep a stopping server alive; stop_extension cancels it first
-        thread = threading.Thread(target=work, name="mlops-run", daemon=True)
-        thread.start()
-        return recorded
+        api.start_run(
+            target,
+            parameters,
+            listeners=[listener],
+            on_done=ended,
+            handle=handle,
+            origin="jupyter",
+            **options,
+        )
+        return handle.recorded
 
     def _add(self, live: LiveRun) -> None:
         with self._lock:
@@ -139,4 +134,4 @@ class RunRegistry:
             live.cancel.set()
         deadline = time.monotonic() + timeout
         for live in running:
-            live.thread.join(max(0.0, deadline - time.monotonic()))
+            live.handle.done.wait(max(0.0, deadline - time.monotonic()))

@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from html import escape
 from typing import Any
 
+from .text import human_size, schema_changes, schema_of, shape
+
 FONT = "font-family:-apple-system,BlinkMacSystemFont,'Segoe UI',Helvetica,Arial,sans-serif"
 TABLE = f"border-collapse:collapse;font-size:12.5px;{FONT}"
 TH = "text-align:left;padding:4px 10px;border-bottom:2px solid #cfd8dc;color:#37474f;white-space:nowrap"
@@ -134,35 +136,6 @@ def metrics_table_text(
 # -- data versions
 
 
-def human_size(size: int | None) -> str:
-    if size is None:
-        return ""
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} TB"
-
-
-def schema_of(version: dict[str, Any]) -> dict[str, str] | None:
-    """column -> dtype from whichever shape the version carries (a dict, a list, or names)."""
-    for key in ("schema", "dtypes"):
-        found = version.get(key)
-        if isinstance(found, dict):
-            return {str(k): str(v) for k, v in found.items()}
-        if isinstance(found, list):
-            return {
-                str(c.get("name")): str(c.get("dtype") or c.get("type") or "")
-                for c in found
-                if isinstance(c, dict)
-            }
-    columns = version.get("columns")
-    if isinstance(columns, list):
-        return {str(c): "" for c in columns}
-    return None
-
-
 def schema_diff(old: dict[str, str] | None, new: dict[str, str] | None) -> list[tuple[str, str]]:
     """[(sign, text)]: '+' added column, '-' removed, '~' changed dtype."""
     if old is None or new is None:
@@ -171,16 +144,6 @@ def schema_diff(old: dict[str, str] | None, new: dict[str, str] | None) -> list[
     found += [("-", f"{c} ({t})" if t else c) for c, t in old.items() if c not in new]
     found += [("~", f"{c}: {old[c]} → {t}") for c, t in new.items() if c in old and old[c] != t]
     return found
-
-
-def column_count(version: dict[str, Any]) -> int | None:
-    columns = version.get("columns")
-    if isinstance(columns, int):
-        return columns
-    if isinstance(columns, list):
-        return len(columns)
-    schema = schema_of(version)
-    return len(schema) if schema is not None else None
 
 
 def with_diffs(versions: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -194,16 +157,7 @@ def with_diffs(versions: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if isinstance(given, list):
             diff = [(str(d[0]), str(d[1])) for d in given if isinstance(d, (list, tuple))]
         elif isinstance(given, dict):  # datasets.schema_diff: added, removed, dtypes, rows
-            new_types, old_types = schema_of(version) or {}, schema_of(previous or {}) or {}
-            diff = [("+", _typed(c, new_types)) for c in given.get("added") or []]
-            diff += [("-", _typed(c, old_types)) for c in given.get("removed") or []]
-            dtypes = given.get("dtypes") or given.get("changed") or {}
-            for column, change in dtypes.items() if isinstance(dtypes, dict) else ():
-                if isinstance(change, (list, tuple)) and len(change) == 2:
-                    diff.append(("~", f"{column}: {change[0]} → {change[1]}"))
-            rows = given.get("rows")
-            if isinstance(rows, (list, tuple)) and len(rows) == 2:
-                diff.append(("~", f"rows: {fmt(rows[0])} → {fmt(rows[1])}"))
+            diff = schema_changes(given, schema_of(version), schema_of(previous or {}))
         elif version.get("changed") is False:
             diff = []  # same content as before: nothing to compare
         else:
@@ -223,24 +177,6 @@ _BADGES = {
     "unchanged": ("#eceff1", "#455a64"),
     "new": ("#dcebfb", "#0d3c73"),
 }
-
-
-def _typed(column: Any, types: dict[str, str]) -> str:
-    return f"{column} ({types[str(column)]})" if types.get(str(column)) else str(column)
-
-
-def _shape(version: dict[str, Any]) -> str:
-    """rows × columns for a table; the file count for a folder; nothing for an opaque file."""
-    cols = column_count(version)
-    if version.get("rows") is not None:
-        return (
-            f"{fmt(version.get('rows'))} × {cols}"
-            if cols is not None
-            else f"{version['rows']} rows"
-        )
-    if version.get("files") is not None:
-        return f"{version['files']} files"
-    return f"{cols} cols" if cols is not None else ""
 
 
 def _shown_path(path: Any) -> str:
@@ -296,7 +232,7 @@ def data_table_html(versions: list[dict[str, Any]]) -> str:
     for v in rows:
         badge = _badge(v)
         bg, ink = _BADGES[badge]
-        shape = _shape(v)
+        shown = shape(v)
         where = " / ".join(str(x) for x in (v.get("run_id"), v.get("stage")) if x)
         body.append(
             f'<tr data-path="{escape(str(v["path"]))}" data-badge="{badge}">'
@@ -304,7 +240,7 @@ def data_table_html(versions: list[dict[str, Any]]) -> str:
             f'<td style="{TD};font-family:monospace" title="{escape(str(v.get("hash", "")))}">'
             f"{escape(str(v.get('hash', ''))[:12])}</td>"
             f'<td style="{TD};text-align:right">{human_size(v.get("size"))}</td>'
-            f'<td style="{TD};text-align:right" title="{escape(_profile_tip(v))}">{escape(shape)}</td>'
+            f'<td style="{TD};text-align:right" title="{escape(_profile_tip(v))}">{escape(shown)}</td>'
             f'<td style="{TD}"><span class="mlops-badge" style="padding:1px 7px;border-radius:9px;'
             f'background:{bg};color:{ink};font-size:11px;font-weight:600">{badge}</span></td>'
             f'<td style="{TD};color:#607d8b">{escape(_when(v.get("time")))}</td>'
@@ -334,7 +270,7 @@ def data_table_text(versions: list[dict[str, Any]]) -> str:
     for v in with_diffs(versions):
         lines.append(
             f"{_shown_path(v['path'])}  {str(v.get('hash', ''))[:12]}  {human_size(v.get('size'))}  "
-            f"{_shape(v)}  {_badge(v)}  {_when(v.get('time'))}".rstrip()
+            f"{shape(v)}  {_badge(v)}  {_when(v.get('time'))}".rstrip()
         )
         lines += [f"    {sign} {text}" for sign, text in v["diff"]]
     return "\n".join(lines)
@@ -375,16 +311,3 @@ def runs_table_html(runs: list[dict[str, Any]]) -> str:
         f'<table class="mlops-runs" style="{TABLE}"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table>"
     )
-
-
-def runs_table_text(runs: list[dict[str, Any]]) -> str:
-    if not runs:
-        return "no runs yet"
-    lines = []
-    for run in runs:
-        took = f"{run['duration_s']:.1f}s" if run.get("duration_s") is not None else ""
-        lines.append(
-            f"{run['run_id']:<24} {run['status']:<12} {run['pipeline']:<16} "
-            f"{str(run['version'])[:12]:<13} {str(run.get('started_at') or '')[:19]:<20} {took:>7}"
-        )
-    return "\n".join(lines)

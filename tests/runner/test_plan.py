@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_jupyter.compiler import compile_notebook
+from mlops_jupyter.compiler.output import compile_notebook
 from mlops_jupyter.errors import MlopsError
 from mlops_jupyter.runner.plan import Plan, load_plan, select
 

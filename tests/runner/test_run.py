@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from mlops_jupyter import objects
 from mlops_jupyter.errors import MlopsError
 from mlops_jupyter.runner import run as run_module
 from mlops_jupyter.runner.run import RunOptions, run_pipeline
+from mlops_jupyter.store import objects
 
 pytestmark = pytest.mark.usefixtures("home")
 
@@ -361,7 +361,7 @@ def test_a_damaged_value_is_repaired_by_running_without_the_cache(
 
 
 def stage_outputs(home: Path, run_id: str, name: str) -> dict[str, Any]:
-    from mlops_jupyter.store import Store
+    from mlops_jupyter.store.db import Store
 
     with Store(home) as store:
         row = store.db.execute(

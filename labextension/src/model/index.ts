@@ -1,0 +1,146 @@
+/**
+ * The Pipeline panel's state for the active notebook, in two halves: `pipeline` (what the server
+ * explains, the parameters form, compile, the live tags' problems) and `runs` (history with live
+ * polling, metrics, a diff of two runs). This holds the notebook both are about and the one
+ * signal the view re-renders on; the React view (panel.tsx, components/) only renders this and
+ * calls its methods.
+ */
+
+import { NotebookPanel } from '@jupyterlab/notebook';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { IErrorInfo, MlopsClient } from '../api';
+import { NotebookStages } from '../cellmarks';
+import { stripDrive } from '../paths';
+import { IModelContext } from './context';
+import { PipelineState } from './pipeline';
+import { RunsState } from './runs';
+
+export type { IProblem } from './pipeline';
+export { PipelineState } from './pipeline';
+export { RunsState } from './runs';
+
+export class PipelineModel {
+  constructor(
+    readonly client: MlopsClient,
+    private options: {
+      pollInterval: number;
+      stagesOf: (panel: NotebookPanel) => NotebookStages;
+      gotoCell: (panel: NotebookPanel, where: IErrorInfo) => Promise<void>;
+    }
+  ) {
+    const context: IModelContext = {
+      client,
+      notebook: () => this._notebook,
+      path: () => this.path,
+      current: () => {
+        const generation = this._generation;
+        return () => generation === this._generation;
+      },
+      emit: () => this._changed.emit()
+    };
+    this.pipeline = new PipelineState(context);
+    // the options object itself: the poll interval follows the settings as they change
+    this.runs = new RunsState(context, options);
+  }
+
+  readonly pipeline: PipelineState;
+  readonly runs: RunsState;
+
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  get notebook(): NotebookPanel | null {
+    return this._notebook;
+  }
+
+  get path(): string | null {
+    return this._notebook ? stripDrive(this._notebook.context.path) : null;
+  }
+
+  get dirty(): boolean {
+    return !!this._notebook?.model?.dirty;
+  }
+
+  setNotebook(panel: NotebookPanel | null): void {
+    if (panel === this._notebook) {
+      return;
+    }
+    if (this._notebook) {
+      Signal.disconnectReceiver(this);
+    }
+    this._notebook = panel;
+    this.pipeline.reset();
+    this.runs.reset();
+    this._generation += 1;
+    if (panel) {
+      panel.context.saveState.connect((_, state) => {
+        if (state === 'completed') {
+          void this.pipeline.refresh();
+        }
+        this._changed.emit();
+      }, this);
+      panel.context.pathChanged.connect(() => void this.refresh(), this);
+      panel.model?.stateChanged.connect((_, change) => {
+        if (change.name === 'dirty') {
+          this._changed.emit();
+        }
+      }, this);
+      const stages = this.options.stagesOf(panel);
+      this.pipeline.setLocalStages(stages.stages);
+      stages.changed.connect((_, found) => {
+        this.pipeline.setLocalStages(found);
+        this._changed.emit();
+      }, this);
+      panel.disposed.connect(() => {
+        if (this._notebook === panel) {
+          this.setNotebook(null);
+        }
+      }, this);
+      void panel.context.ready.then(() => {
+        if (this._notebook === panel) {
+          void this.refresh();
+        }
+      });
+    }
+    this._changed.emit();
+  }
+
+  async refresh(): Promise<void> {
+    await Promise.all([this.pipeline.refresh(), this.runs.refresh()]);
+  }
+
+  compile(): Promise<void> {
+    return this.pipeline.compile();
+  }
+
+  run(): Promise<string | null> {
+    return this.pipeline.run(runId => this.runs.follow(runId));
+  }
+
+  /** Cancel a run; a refusal shows among the problems, as a failed Run does. */
+  async cancel(runId: string): Promise<void> {
+    try {
+      await this.client.cancel(runId, this.path ?? undefined);
+    } catch (err) {
+      this.pipeline.actionFailed('run', err);
+    }
+    this._changed.emit();
+  }
+
+  async gotoCell(where: IErrorInfo): Promise<void> {
+    if (this._notebook) {
+      await this.options.gotoCell(this._notebook, where);
+    }
+  }
+
+  dispose(): void {
+    this._generation += 1;
+    Signal.clearData(this);
+  }
+
+  private _changed = new Signal<this, void>(this);
+  private _notebook: NotebookPanel | null = null;
+  private _generation = 0;
+}

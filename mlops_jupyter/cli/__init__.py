@@ -1,0 +1,142 @@
+"""The ``mlops`` command: a thin face over the core. Imports are lazy so ``--help`` stays instant."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .._version import __version__
+from ..errors import MlopsError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from .. import api
+    from ..views.explain import explain_text
+    from .output import print_json
+
+    pipeline = api.explain(args.notebook)
+    if args.json:
+        print_json(pipeline)
+    else:
+        sys.stdout.write(explain_text(pipeline))
+    return EXIT_OK
+
+
+def _cmd_compile(args: argparse.Namespace) -> int:
+    from .. import api
+    from .output import print_json
+
+    compiled = api.compile(args.notebook, args.output)
+    if args.json:
+        print_json(compiled)
+    else:
+        out = compiled["output"]
+        print(
+            f"Compiled pipeline '{compiled['pipeline']}' version {compiled['version']} "
+            f"({len(compiled['stages'])} stages) into {out}"
+        )
+        print(f"Run it:  mlops run {out}   or   python {out}/pipeline.py")
+    for warning in compiled["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .run import run_command
+
+    return run_command(args)
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from .run import runs_command
+
+    return runs_command(args)
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from .run import show_command
+
+    return show_command(args)
+
+
+def _cmd_gc(args: argparse.Namespace) -> int:
+    from .run import gc_command
+
+    return gc_command(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ..request import add_run_options
+
+    parser = argparse.ArgumentParser(
+        prog="mlops",
+        description="Turn a tagged Jupyter notebook into a versioned, cached, recorded pipeline.",
+    )
+    parser.add_argument("--version", action="version", version=f"mlops-jupyter {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("explain", help="show stages, parameters and data flow (writes nothing)")
+    p.add_argument("notebook")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_explain)
+
+    p = sub.add_parser("compile", help="compile a notebook into a pipeline folder")
+    p.add_argument("notebook")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="DIR",
+        help="output folder (default .mlops/pipelines/NAME/VERSION)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_compile)
+
+    p = sub.add_parser("run", help="run a notebook or compiled pipeline, recording the run")
+    p.add_argument("target", metavar="NOTEBOOK|COMPILED_DIR")
+    add_run_options(p)
+    p.add_argument("--json", action="store_true", help="print the run as one JSON object")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("runs", help="list runs, newest first")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_runs)
+
+    p = sub.add_parser("show", help="show one run")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_show)
+
+    from .records import add_commands  # metrics, data, params, diff
+
+    add_commands(sub)
+
+    p = sub.add_parser("gc", help="remove stored values no run or cache entry refers to")
+    p.add_argument("--dry-run", action="store_true")
+    p.set_defaults(func=_cmd_gc)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.func(args))
+    except MlopsError as exc:
+        print(f"mlops {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("mlops: interrupted", file=sys.stderr)
+        return EXIT_FAILED
+    except BrokenPipeError:
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

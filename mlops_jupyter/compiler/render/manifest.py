@@ -1,0 +1,44 @@
+"""``pipeline.json``: the schema-versioned manifest every runner, executor and export reads."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from ..._version import __version__
+from ..model import SCHEMA, SCHEMA_VERSION, Pipeline, Stage
+from . import dump_compact_json
+
+
+def code_hash(pipeline: Pipeline, stage: Stage) -> str:
+    """Hash of what the stage executes: setup and stage code (part of its cache key)."""
+    digest = hashlib.sha256()
+    for cell in (*pipeline.setup, *stage.cells):
+        digest.update(cell.source.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def manifest(pipeline: Pipeline, workdir: str = ".") -> dict[str, Any]:
+    data = pipeline.to_dict()
+    data.pop("output")
+    data.update(
+        {
+            "schema": SCHEMA,
+            "schema_version": SCHEMA_VERSION,
+            "compiler": f"mlops-jupyter {__version__}",
+            "kernelspec": pipeline.kernelspec,
+            "setup_cells": [c.ref for c in pipeline.setup],
+            "workdir": workdir,
+        }
+    )
+    for entry, stage in zip(data["stages"], pipeline.stages, strict=True):
+        entry["notebook"] = f"stages/{stage.name}.ipynb"
+        entry["code_hash"] = code_hash(pipeline, stage)
+        entry["source_cells"] = {c.ref: c.index for c in stage.cells}
+        entry["imports"] = list(stage.imports)
+    return data
+
+
+def render_manifest(pipeline: Pipeline, workdir: str = ".") -> str:
+    return dump_compact_json(manifest(pipeline, workdir))

@@ -1,0 +1,2 @@
+"""The IPython face: ``%mlops`` magics and the ipywidgets views. Imports IPython; nothing below
+the faces imports this package."""

@@ -1,0 +1,600 @@
+"""The run store: SQLite (WAL) for records, ``objects/`` for values, ``runs/<id>/`` for notebooks.
+
+Every write is one short transaction, so two runs in two terminals both land whole; readers never
+block writers (WAL). The schema is versioned with ``PRAGMA user_version`` and upgraded in order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..errors import MlopsError, NotFoundError
+from ..status import RunStatus, StageStatus
+from .schema import migrate
+
+# (run_id, stage, key, step, value, time): one row of the metrics table
+MetricRow = tuple[str, str | None, str, int | None, float, float]
+
+
+def new_run_id() -> str:
+    """Sortable by time, unique across processes: ``20261126-235959-a1b2c3``."""
+    return time.strftime("%Y%m%d-%H%M%S", time.localtime()) + "-" + secrets.token_hex(3)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Store:
+    """One project's ``.mlops`` folder. Open one per thread; connections are not shared."""
+
+    def __init__(self, home: str | Path, *, shared: bool = False) -> None:
+        """``shared=True`` lets several threads use the connection; the caller serializes them
+        (tracking.py writes from the user's thread and its flush thread under one lock)."""
+        self.home = Path(home)
+        self.objects = self.home / "objects"
+        self.runs_dir = self.home / "runs"
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(
+            self.home / "mlops.db", timeout=60, isolation_level=None, check_same_thread=not shared
+        )
+        self.db.row_factory = sqlite3.Row
+        # Switching a new database to WAL takes an exclusive lock and does not wait on the busy
+        # timeout: two processes opening a brand-new store would see "database is locked".
+        for attempt in range(200):
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 199:
+                    raise
+                time.sleep(0.05)
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        migrate(self.db, self.home)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- pipelines and runs
+
+    def add_pipeline(self, name: str, version: str, notebook: str | None, path: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO pipelines VALUES (?, ?, ?, ?, ?)",
+                (name, version, notebook, path, time.time()),
+            )
+
+    def start_run(
+        self,
+        *,
+        pipeline: str,
+        version: str,
+        notebook: str | None,
+        compiled: str,
+        parameters: dict[str, tuple[Any, str]],
+        stages: Iterable[str],
+        environment: dict[str, Any],
+        origin: str = "cli",
+    ) -> tuple[str, Path]:
+        run_id = new_run_id()
+        run_dir = self.runs_dir / run_id
+        run_dir.mkdir(parents=True, exist_ok=False)
+        now = time.time()
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO runs (id, pipeline, version, status, started_at, notebook, compiled,"
+                " run_dir, origin, git_commit, git_dirty, python, environment, host, pid)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    pipeline,
+                    version,
+                    RunStatus.RUNNING,
+                    now,
+                    notebook,
+                    compiled,
+                    str(run_dir),
+                    origin,
+                    environment.get("git_commit"),
+                    environment.get("git_dirty"),
+                    environment.get("python"),
+                    json.dumps(environment, sort_keys=True),
+                    socket.gethostname(),
+                    os.getpid(),
+                ),
+            )
+            db.executemany(
+                "INSERT INTO params (run_id, name, value, type) VALUES (?, ?, ?, ?)",
+                [(run_id, k, json.dumps(v), t) for k, (v, t) in parameters.items()],
+            )
+            db.executemany(
+                "INSERT INTO stage_runs (run_id, stage, position, status) VALUES (?, ?, ?, ?)",
+                [(run_id, s, i, StageStatus.PENDING) for i, s in enumerate(stages)],
+            )
+        return run_id, run_dir
+
+    def update_stage(self, run_id: str, stage: str, **fields: Any) -> None:
+        if "outputs" in fields and not isinstance(fields["outputs"], (str, type(None))):
+            fields["outputs"] = json.dumps(fields["outputs"], sort_keys=True)
+        columns = ", ".join(f"{k} = ?" for k in fields)
+        with self.transaction() as db:
+            db.execute(
+                f"UPDATE stage_runs SET {columns} WHERE run_id = ? AND stage = ?",
+                (*fields.values(), run_id, stage),
+            )
+
+    def add_metrics(
+        self, run_id: str, stage: str | None, values: Iterable[tuple[str, int | None, float]]
+    ) -> None:
+        now = time.time()
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?)",
+                [(run_id, stage, key, step, value, now) for key, step, value in values],
+            )
+
+    def finish_run(self, run_id: str, status: str, error: str | None = None) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?",
+                (status, time.time(), error, run_id),
+            )
+            if status != RunStatus.SUCCEEDED:
+                db.execute(
+                    "UPDATE stage_runs SET status = ? WHERE run_id = ? AND status = ?",
+                    (StageStatus.SKIPPED, run_id, StageStatus.PENDING),
+                )
+                # a stage still 'running' here lost its process (kill -9, power loss)
+                db.execute(
+                    "UPDATE stage_runs SET status = ?, error = COALESCE(error, ?)"
+                    " WHERE run_id = ? AND status = ?",
+                    (StageStatus.FAILED, error or status, run_id, StageStatus.RUNNING),
+                )
+
+    # -- tracking: what tracking.py, datasets.py and hashing.py write and read
+
+    def add_metric_rows(self, rows: Sequence[MetricRow]) -> None:
+        """``(run_id, stage, key, step, value, time)`` rows in one transaction (one buffer flush)."""
+        with self.transaction() as db:
+            db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+    def add_param(
+        self, run_id: str, stage: str | None, name: str, value: Any, kind: str
+    ) -> tuple[Any, str | None] | None:
+        """Record a logged parameter. A run keeps one value per name: when ``name`` already has
+        another value, nothing is written and ``(that value, the stage that set it)`` is returned."""
+        text = json.dumps(value, sort_keys=True)
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT value, stage FROM params WHERE run_id = ? AND name = ?", (run_id, name)
+            ).fetchone()
+            if row is not None:
+                return None if row["value"] == text else (json.loads(row["value"]), row["stage"])
+            db.execute(
+                "INSERT INTO params (run_id, name, value, type, stage) VALUES (?, ?, ?, ?, ?)",
+                (run_id, name, text, kind, stage),
+            )
+        return None
+
+    def add_artifact(
+        self,
+        run_id: str,
+        stage: str | None,
+        name: str,
+        kind: str,
+        digest: str,
+        path: str,
+        size: int,
+    ) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO artifacts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, stage, name, kind, digest, path, size, time.time()),
+            )
+
+    def add_data_version(
+        self,
+        run_id: str | None,
+        stage: str | None,
+        path: str,
+        digest: str,
+        size: int | None,
+        info: dict[str, Any],
+        when: float | None = None,
+    ) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO data_versions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    stage,
+                    path,
+                    digest,
+                    size,
+                    json.dumps(info, sort_keys=True),
+                    time.time() if when is None else when,
+                ),
+            )
+
+    def data_versions(
+        self,
+        paths: Sequence[str] | None = None,
+        *,
+        run_id: str | None = None,
+        stage: str | None = None,
+        limit: int | None = 100,
+    ) -> list[dict[str, Any]]:
+        """Recorded data versions, newest first: ``{run_id, stage, path, hash, size, time, **info}``."""
+        query = "SELECT rowid, * FROM data_versions WHERE 1"
+        args: list[Any] = []
+        if paths:
+            query += f" AND path IN ({', '.join('?' * len(paths))})"
+            args += paths
+        if run_id is not None:
+            query += " AND run_id = ?"
+            args.append(run_id)
+        if stage is not None:
+            query += " AND stage = ?"
+            args.append(stage)
+        query += " ORDER BY time DESC, rowid DESC"
+        if limit is not None:
+            query += " LIMIT ?"
+            args.append(limit)
+        found = []
+        for row in self.db.execute(query, args):
+            found.append(
+                {
+                    **json.loads(row["info"] or "{}"),
+                    "run_id": row["run_id"],
+                    "stage": row["stage"],
+                    "path": row["path"],
+                    "hash": row["hash"],
+                    "size": row["size"],
+                    "time": _iso(row["time"]),
+                    "timestamp": row["time"],
+                }
+            )
+        return found
+
+    def last_data_version(self, path: str) -> dict[str, Any] | None:
+        """The newest version recorded for ``path`` by any run (what ``changed`` compares with)."""
+        found = self.data_versions([path], limit=1)
+        return found[0] if found else None
+
+    def last_tracked(self, base_key: str, stage: str) -> dict[str, str]:
+        """``{path: kind}`` of the files and folders a stage tracked in its newest successful
+        execution with this base cache key (same code, parameters and inputs)."""
+        row = self.db.execute(
+            "SELECT run_id FROM stage_runs WHERE base_key = ? AND stage = ? AND status = 'succeeded'"
+            " ORDER BY ended_at DESC LIMIT 1",
+            (base_key, stage),
+        ).fetchone()
+        if row is None:
+            return {}
+        return self.tracked_files(row["run_id"], stage)
+
+    def tracked_files(self, run_id: str, stage: str | None) -> dict[str, str]:
+        """``{path: kind}`` of the files and folders tracked in one run (and stage)."""
+        found: dict[str, str] = {}
+        for version in reversed(self.data_versions(run_id=run_id, stage=stage, limit=None)):
+            if version.get("kind") in ("file", "directory"):
+                found[version["path"]] = version["kind"]
+        return found
+
+    def copy_stage_records(self, source_run: str, run_id: str, stage: str) -> bool:
+        """A cached stage's metrics, logged parameters and artifacts, copied from the run that
+        computed it, so each run's record is whole. False when the source run has no metrics
+        left to copy (the caller then records the cache entry's own metrics)."""
+        with self.transaction() as db:
+            copied = db.execute(
+                "INSERT INTO metrics SELECT ?, stage, key, step, value, time FROM metrics"
+                " WHERE run_id = ? AND stage = ? ORDER BY rowid",
+                (run_id, source_run, stage),
+            ).rowcount
+            db.execute(
+                "INSERT OR IGNORE INTO params (run_id, name, value, type, stage)"
+                " SELECT ?, name, value, type, stage FROM params WHERE run_id = ? AND stage = ?",
+                (run_id, source_run, stage),
+            )
+            db.execute(
+                "INSERT INTO artifacts SELECT ?, stage, name, kind, hash, path, size, time"
+                " FROM artifacts WHERE run_id = ? AND stage = ? ORDER BY rowid",
+                (run_id, source_run, stage),
+            )
+        return copied > 0
+
+    def stat_get(self, path: str) -> tuple[int, int, int, int, str, int] | None:
+        """The stat cache entry of a file: ``(inode, size, mtime_ns, ctime_ns, hash, checked_ns)``."""
+        row = self.db.execute(
+            "SELECT inode, size, mtime_ns, ctime_ns, hash, checked_ns FROM file_hashes"
+            " WHERE path = ?",
+            (path,),
+        ).fetchone()
+        return None if row is None else tuple(row)
+
+    def stat_put(self, entries: Sequence[tuple[str, int, int, int, int, str, int]]) -> None:
+        """``(path, inode, size, mtime_ns, ctime_ns, hash, checked_ns)`` entries, one transaction."""
+        if entries:
+            with self.transaction() as db:
+                db.executemany(
+                    "INSERT OR REPLACE INTO file_hashes VALUES (?, ?, ?, ?, ?, ?, ?)", entries
+                )
+
+    # -- cache
+
+    def cache_get(self, key: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT outputs, metrics FROM cache WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        outputs = json.loads(row["outputs"])
+        from . import objects
+
+        if not all(objects.exists(self.objects, ref["hash"]) for ref in outputs.values()):
+            return None  # an object was collected or lost: recompute rather than fail
+        return {"outputs": outputs, "metrics": json.loads(row["metrics"] or "{}")}
+
+    def cache_put(
+        self,
+        key: str,
+        pipeline: str,
+        stage: str,
+        outputs: dict[str, Any],
+        metrics: dict[str, float],
+        run_id: str,
+    ) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO cache VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key,
+                    pipeline,
+                    stage,
+                    json.dumps(outputs, sort_keys=True),
+                    json.dumps(metrics, sort_keys=True),
+                    run_id,
+                    time.time(),
+                ),
+            )
+
+    def cache_entry(self, key: str) -> dict[str, str | None] | None:
+        """Where a cache entry came from: ``{"run_id", "notebook"}`` (the run that stored it and
+        the stage's executed notebook there, each None when unknown), or None if no entry."""
+        row = self.db.execute(
+            "SELECT c.run_id, c.stage, r.run_dir FROM cache c LEFT JOIN runs r ON r.id = c.run_id"
+            " WHERE c.key = ?",
+            (key,),
+        ).fetchone()
+        if row is None:
+            return None
+        notebook = str(Path(row["run_dir"]) / f"{row['stage']}.ipynb") if row["run_dir"] else None
+        return {"run_id": row["run_id"] or None, "notebook": notebook}
+
+    def last_outputs(self, pipeline: str, stage: str) -> dict[str, Any] | None:
+        """The newest successful outputs of a stage, for running a sub-graph."""
+        row = self.db.execute(
+            "SELECT s.outputs FROM stage_runs s JOIN runs r ON r.id = s.run_id"
+            " WHERE r.pipeline = ? AND s.stage = ? AND s.status IN ('succeeded', 'cached')"
+            " AND s.outputs IS NOT NULL ORDER BY s.ended_at DESC LIMIT 1",
+            (pipeline, stage),
+        ).fetchone()
+        return json.loads(row["outputs"]) if row else None
+
+    # -- reading
+
+    def _reap(self, rows: list[sqlite3.Row]) -> None:
+        """Runs left 'running' by a process that died (kill -9, power loss) become 'interrupted'."""
+        host = socket.gethostname()
+        for row in rows:
+            alive = row["host"] != host or _pid_alive(row["pid"])
+            if row["status"] == RunStatus.RUNNING and not alive:
+                self.finish_run(row["id"], RunStatus.INTERRUPTED, "the process running it is gone")
+
+    def list_runs(self, limit: int = 20, notebook: str | None = None) -> list[dict[str, Any]]:
+        query = "SELECT id FROM runs"
+        args: list[Any] = []
+        if notebook:
+            query += " WHERE notebook = ?"
+            args.append(notebook)
+        query += " ORDER BY started_at DESC, id DESC LIMIT ?"
+        args.append(limit)
+        ids = [row["id"] for row in self.db.execute(query, args)]
+        return [self.get_run(i) for i in ids]
+
+    def resolve_run(self, ref: str) -> str:
+        if ref == "latest":
+            row = self.db.execute("SELECT id FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()
+            if row:
+                return str(row["id"])
+            raise NotFoundError(
+                "there are no runs yet.", hint="Start one with `mlops run NOTEBOOK`."
+            )
+        rows = self.db.execute(
+            "SELECT id FROM runs WHERE id = ? OR id LIKE ? ORDER BY id LIMIT 2", (ref, ref + "%")
+        ).fetchall()
+        exact = [r["id"] for r in rows if r["id"] == ref]
+        if exact:
+            return str(exact[0])
+        if len(rows) == 1:
+            return str(rows[0]["id"])
+        if not rows:
+            raise NotFoundError(f"no run '{ref}'.", hint="`mlops runs` lists them.")
+        raise MlopsError(f"'{ref}' matches several runs.", hint="Give more of the run id.")
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        """The run as the ``mlops run --json`` / ``mlops show --json`` object."""
+        row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no run '{run_id}'.", hint="`mlops runs` lists them.")
+        self._reap([row])
+        row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        params = {
+            r["name"]: json.loads(r["value"])
+            for r in self.db.execute("SELECT name, value FROM params WHERE run_id = ?", (run_id,))
+        }
+        metrics: dict[str, float] = {}
+        # the last value of each key, in the order keys were first logged, computed by SQLite
+        # (a 100,000-step run would otherwise cost ~0.3 s of Python per run listed)
+        for r in self.db.execute(
+            "SELECT key, value FROM (SELECT key, value, ROW_NUMBER() OVER"
+            " (PARTITION BY key ORDER BY time DESC, rowid DESC) AS newest,"
+            " MIN(time) OVER (PARTITION BY key) AS first FROM metrics WHERE run_id = ?)"
+            " WHERE newest = 1 ORDER BY first, key",
+            (run_id,),
+        ):
+            metrics[r["key"]] = float("nan") if r["value"] is None else r["value"]  # NaN: NULL
+        stages = []
+        for s in self.db.execute(
+            "SELECT * FROM stage_runs WHERE run_id = ? ORDER BY position", (run_id,)
+        ):
+            stages.append(
+                {
+                    "name": s["stage"],
+                    "status": s["status"],
+                    "started_at": _iso(s["started_at"]),
+                    "ended_at": _iso(s["ended_at"]),
+                    "duration_s": round(s["duration_s"], 3)
+                    if s["duration_s"] is not None
+                    else None,
+                    "notebook": s["notebook"],
+                    "error": s["error"],
+                    "cache_key": s["cache_key"],
+                    "attempts": s["attempts"],
+                }
+            )
+        environment = json.loads(row["environment"] or "{}")
+        return {
+            "run_id": row["id"],
+            "status": row["status"],
+            "pipeline": row["pipeline"],
+            "version": row["version"],
+            "parameters": params,
+            "metrics": metrics,
+            "stages": stages,
+            "started_at": _iso(row["started_at"]),
+            "ended_at": _iso(row["ended_at"]),
+            "duration_s": round(row["ended_at"] - row["started_at"], 3)
+            if row["ended_at"]
+            else None,
+            "notebook": row["notebook"],
+            "compiled": row["compiled"],
+            "run_dir": row["run_dir"],
+            "origin": row["origin"],
+            "error": row["error"],
+            "code": {"git_commit": row["git_commit"], "git_dirty": _bool(row["git_dirty"])},
+            "environment": environment,
+            "data": {
+                r["path"]: r["hash"]
+                for r in self.db.execute(
+                    "SELECT path, hash FROM data_versions WHERE run_id = ? ORDER BY time, rowid",
+                    (run_id,),
+                )
+            },
+            "artifacts": [
+                {
+                    "name": r["name"],
+                    "stage": r["stage"],
+                    "kind": r["kind"],
+                    "hash": r["hash"],
+                    "path": r["path"],
+                    "size": r["size"],
+                    "time": _iso(r["time"]),
+                }
+                for r in self.db.execute(
+                    "SELECT * FROM artifacts WHERE run_id = ? ORDER BY time, rowid", (run_id,)
+                )
+            ],
+        }
+
+    def metric_series(
+        self, run_id: str, keys: list[str] | None = None
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Every logged value of a run, by key, in logging order (NaN is stored as NULL)."""
+        query = "SELECT key, step, value, time, stage FROM metrics WHERE run_id = ?"
+        args: list[Any] = [run_id]
+        if keys:
+            query += f" AND key IN ({', '.join('?' * len(keys))})"
+            args += keys
+        found: dict[str, list[dict[str, Any]]] = {}
+        for row in self.db.execute(query + " ORDER BY time, rowid", args):
+            value = float("nan") if row["value"] is None else row["value"]
+            found.setdefault(row["key"], []).append(
+                {
+                    "step": row["step"],
+                    "value": value,
+                    "time": _iso(row["time"]),
+                    "stage": row["stage"],
+                }
+            )
+        return found
+
+    def metric_steps(
+        self, run_id: str, keys: Sequence[str] | None = None
+    ) -> dict[str, dict[str, list[Any]]]:
+        """``{key: {"steps": [...], "values": [...]}}`` in logging order, with no per-point dicts
+        or timestamps: what charts of long series need. NaN (stored as NULL) comes back as NaN."""
+        nan = float("nan")
+        query = "SELECT key, step, value FROM metrics WHERE run_id = ?"
+        args: list[Any] = [run_id]
+        if keys:
+            query += f" AND key IN ({', '.join('?' * len(keys))})"
+            args += keys
+        found: dict[str, dict[str, list[Any]]] = {}
+        for key, step, value in self.db.execute(query + " ORDER BY time, rowid", args):
+            series = found.get(key)
+            if series is None:
+                series = found[key] = {"steps": [], "values": []}
+            series["steps"].append(step)
+            series["values"].append(nan if value is None else value)
+        return found
+
+    def referenced_objects(self) -> set[str]:
+        keys: set[str] = set()
+        for (text,) in self.db.execute(
+            "SELECT outputs FROM cache UNION ALL SELECT outputs FROM stage_runs"
+        ):
+            if text:
+                keys.update(ref["hash"] for ref in json.loads(text).values())
+        keys.update(h for (h,) in self.db.execute("SELECT hash FROM artifacts") if h)
+        return keys
+
+
+def _iso(stamp: float | None) -> str | None:
+    if stamp is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(stamp)) + f".{int(stamp % 1 * 1000):03d}Z"
+
+
+def _bool(value: int | None) -> bool | None:
+    return None if value is None else bool(value)

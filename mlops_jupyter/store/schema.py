@@ -1,0 +1,89 @@
+"""The store's schema: SQL migrations applied in order, numbered by ``PRAGMA user_version``.
+
+A new table or column is a new entry at the end of :data:`MIGRATIONS`, never an edit of an old
+one: stores written by every earlier version upgrade in place, in one transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from ..errors import MlopsError
+
+MIGRATIONS: list[str] = [
+    # 1: the first schema
+    """
+    CREATE TABLE pipelines (
+        name TEXT NOT NULL, version TEXT NOT NULL, notebook TEXT, path TEXT,
+        created_at REAL NOT NULL, PRIMARY KEY (name, version));
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, version TEXT NOT NULL,
+        status TEXT NOT NULL, started_at REAL NOT NULL, ended_at REAL,
+        notebook TEXT, compiled TEXT, run_dir TEXT, origin TEXT,
+        git_commit TEXT, git_dirty INTEGER, python TEXT, environment TEXT,
+        host TEXT, pid INTEGER, error TEXT);
+    CREATE INDEX runs_started ON runs (started_at);
+    CREATE INDEX runs_notebook ON runs (notebook, started_at);
+    CREATE TABLE stage_runs (
+        run_id TEXT NOT NULL REFERENCES runs (id), stage TEXT NOT NULL, position INTEGER,
+        status TEXT NOT NULL, started_at REAL, ended_at REAL, duration_s REAL,
+        cache_key TEXT, notebook TEXT, error TEXT, attempts INTEGER DEFAULT 0, outputs TEXT,
+        PRIMARY KEY (run_id, stage));
+    CREATE TABLE params (
+        run_id TEXT NOT NULL REFERENCES runs (id), name TEXT NOT NULL, value TEXT, type TEXT,
+        PRIMARY KEY (run_id, name));
+    CREATE TABLE metrics (
+        run_id TEXT NOT NULL REFERENCES runs (id), stage TEXT, key TEXT NOT NULL,
+        step INTEGER, value REAL, time REAL NOT NULL);
+    CREATE INDEX metrics_run ON metrics (run_id, key);
+    CREATE TABLE data_versions (
+        run_id TEXT, stage TEXT, path TEXT NOT NULL, hash TEXT NOT NULL, size INTEGER,
+        info TEXT, time REAL NOT NULL);
+    CREATE INDEX data_versions_path ON data_versions (path, time);
+    CREATE TABLE artifacts (
+        run_id TEXT, stage TEXT, name TEXT NOT NULL, kind TEXT, hash TEXT, path TEXT,
+        size INTEGER, time REAL NOT NULL);
+    CREATE TABLE cache (
+        key TEXT PRIMARY KEY, pipeline TEXT, stage TEXT NOT NULL, outputs TEXT NOT NULL,
+        metrics TEXT, run_id TEXT, created_at REAL NOT NULL);
+    """,
+    # 2: tracking. file_hashes is the stat cache of hashing.py (DVC's "state"); params logged by
+    # a stage name it, and base_key finds the files a stage tracked the last time its code,
+    # parameters and inputs were these (runner/cache.py adds their hashes to the cache key).
+    """
+    CREATE TABLE file_hashes (
+        path TEXT PRIMARY KEY, inode INTEGER NOT NULL, size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL, hash TEXT NOT NULL,
+        checked_ns INTEGER NOT NULL);
+    ALTER TABLE params ADD COLUMN stage TEXT;
+    ALTER TABLE stage_runs ADD COLUMN base_key TEXT;
+    CREATE INDEX stage_runs_base ON stage_runs (base_key, stage);
+    CREATE INDEX data_versions_run ON data_versions (run_id, stage);
+    CREATE INDEX artifacts_run ON artifacts (run_id, stage);
+    """,
+]
+
+
+def migrate(db: sqlite3.Connection, home: Path) -> None:
+    """Bring the database up to the newest schema; refuse one written by a newer version."""
+    current = db.execute("PRAGMA user_version").fetchone()[0]
+    if current > len(MIGRATIONS):
+        raise MlopsError(
+            f"the store {home} was written by a newer mlops-jupyter (schema {current}).",
+            hint="Upgrade mlops-jupyter to read it.",
+        )
+    if current == len(MIGRATIONS):
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        current = db.execute("PRAGMA user_version").fetchone()[0]  # another process may have won
+        for number in range(current, len(MIGRATIONS)):
+            for statement in MIGRATIONS[number].split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number + 1}")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")

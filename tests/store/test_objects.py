@@ -1,0 +1,109 @@
+"""Content-addressed objects, written whole or not at all, and never passed on when damaged."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from mlops_jupyter.files import write_atomic
+from mlops_jupyter.store import objects
+
+
+def test_an_object_is_stored_under_the_hash_of_its_bytes(tmp_path: Path) -> None:
+    key = objects.put(tmp_path, b"hello")
+    assert key == objects.digest(b"hello")
+    assert len(key) == 40
+    assert objects.object_path(tmp_path, key) == tmp_path / key[:2] / key[2:]
+    assert objects.object_path(tmp_path, key).read_bytes() == b"hello"
+    assert objects.exists(tmp_path, key)
+    assert objects.get(tmp_path, key) == b"hello"
+
+
+def test_equal_bytes_are_stored_once_and_different_bytes_apart(tmp_path: Path) -> None:
+    first = objects.put(tmp_path, b"same")
+    path = objects.object_path(tmp_path, first)
+    stamp = path.stat().st_mtime_ns
+    assert objects.put(tmp_path, b"same") == first
+    assert path.stat().st_mtime_ns == stamp  # not rewritten
+    assert objects.put(tmp_path, b"other") != first
+    assert sorted(p.parent.name + p.name for p in tmp_path.glob("*/*")) == sorted(
+        [first, objects.digest(b"other")]
+    )
+
+
+def test_an_empty_value_is_an_object_too(tmp_path: Path) -> None:
+    assert objects.get(tmp_path, objects.put(tmp_path, b"")) == b""
+
+
+def test_a_missing_object_does_not_exist(tmp_path: Path) -> None:
+    key = objects.digest(b"never stored")
+    assert not objects.exists(tmp_path, key)
+    with pytest.raises(FileNotFoundError):
+        objects.get(tmp_path, key)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data[:-1],  # truncated
+        lambda data: b"",  # emptied
+        lambda data: data[:5] + b"X" + data[6:],  # one byte flipped
+        lambda data: data + b"\0",  # grown
+    ],
+    ids=["truncated", "emptied", "flipped", "grown"],
+)
+def test_a_damaged_object_is_detected_when_read(tmp_path: Path, damage) -> None:
+    key = objects.put(tmp_path, b"0123456789" * 100)
+    path = objects.object_path(tmp_path, key)
+    path.write_bytes(damage(path.read_bytes()))
+    assert objects.exists(tmp_path, key)  # still there...
+    with pytest.raises(OSError, match=f"{key} is damaged"):  # ...but never passed for a value
+        objects.get(tmp_path, key)
+
+
+def test_storing_the_value_again_repairs_a_damaged_object(tmp_path: Path) -> None:
+    key = objects.put(tmp_path, b"payload" * 10)
+    path = objects.object_path(tmp_path, key)
+    path.write_bytes(b"payl")
+    assert objects.put(tmp_path, b"payload" * 10) == key
+    assert objects.get(tmp_path, key) == b"payload" * 10
+
+
+def _fail(*args: object, **kwargs: object) -> None:
+    raise OSError("disk full")
+
+
+@pytest.mark.parametrize("step", ["fsync", "replace"])
+def test_a_write_that_fails_leaves_no_object_and_no_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    monkeypatch.setattr(os, step, _fail)
+    with pytest.raises(OSError, match="disk full"):
+        objects.put(tmp_path, b"value")
+    monkeypatch.undo()
+    assert not objects.exists(tmp_path, objects.digest(b"value"))
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+    # and the next attempt stores it whole
+    assert objects.get(tmp_path, objects.put(tmp_path, b"value")) == b"value"
+
+
+def test_a_failed_rewrite_keeps_the_old_file_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "manifest.json"
+    write_atomic(target, '{"old": true}')
+    monkeypatch.setattr(os, "replace", _fail)
+    with pytest.raises(OSError):
+        write_atomic(target, '{"new": true, "much": "longer"}')
+    monkeypatch.undo()
+    assert target.read_text() == '{"old": true}'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json"]
+
+
+def test_write_atomic_creates_folders_and_takes_text_or_bytes(tmp_path: Path) -> None:
+    write_atomic(tmp_path / "a" / "b" / "t.txt", "text ✓")
+    write_atomic(tmp_path / "a" / "b.bin", b"\x00\x01", fsync=False)
+    assert (tmp_path / "a" / "b" / "t.txt").read_text(encoding="utf-8") == "text ✓"
+    assert (tmp_path / "a" / "b.bin").read_bytes() == b"\x00\x01"
