@@ -16,8 +16,7 @@ from typing import Any
 
 from .errors import MlopsError, NotFoundError
 from .home import find_home
-
-Listener = Callable[[dict[str, Any]], None]
+from .status import Listener
 
 
 def explain(notebook: str | Path) -> dict[str, Any]:
@@ -46,12 +45,15 @@ def run(
     origin: str = "api",
     listeners: list[Listener] | None = None,
     cancel: threading.Event | None = None,
+    executor: str = "local",
+    executor_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run a notebook or compiled folder and wait for it; returns the ``mlops run --json`` object.
 
     ``parameters`` values may be text (``"100"``, read as the declared type) or JSON values.
     ``listeners`` receive the run's events as they happen; setting ``cancel`` stops the run the
-    way Ctrl-C does.
+    way Ctrl-C does. ``executor`` names the backend stages run on (``runner/executors.py``:
+    ``local``, or one an installed package registers), with its ``executor_options``.
     """
     from .runner.run import RunOptions, run_pipeline
 
@@ -64,6 +66,8 @@ def run(
         from_stage=from_stage,
         origin=origin,
         cancel=cancel,
+        executor=executor,
+        executor_options=dict(executor_options or {}),
     )
     return run_pipeline(target, options, listeners)
 
@@ -298,6 +302,32 @@ def metric_steps(
     A step logged as None stays None; NaN (stored as NULL) comes back as NaN."""
     with _store(where) as store:
         return store.metric_steps(store.resolve_run(run_ref), keys)
+
+
+def stage_notebook(run_ref: str, stage: str, where: str | Path | None = None) -> Path:
+    """The executed notebook of one stage of a run, a file inside the store's ``runs/``.
+
+    The path comes from the store's database, which a copied project folder can bring along:
+    a path that leads anywhere else is refused rather than read.
+    """
+    import os
+
+    from .errors import RefusedError
+
+    run = show(run_ref, where)
+    found = next((s for s in run["stages"] if s["name"] == stage), None)
+    if found is None:
+        raise NotFoundError(f"run {run['run_id']} has no stage '{stage}'.")
+    path = found.get("notebook")
+    if not path or not os.path.isfile(path):
+        raise NotFoundError(
+            f"stage '{stage}' of run {run['run_id']} has no executed notebook ({found['status']})."
+        )
+    runs_dir = os.path.realpath(find_home(Path(where) if where else Path.cwd()) / "runs")
+    real = os.path.realpath(path)
+    if os.path.commonpath([runs_dir, real]) != runs_dir:
+        raise RefusedError(f"the executed notebook of stage '{stage}' is outside the store.")
+    return Path(real)
 
 
 def gc(dry_run: bool = False, where: str | Path | None = None) -> tuple[int, int]:

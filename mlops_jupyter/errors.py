@@ -66,3 +66,7 @@ class CompileError(MlopsError):
 
 class NotFoundError(MlopsError):
     """A run (or other record) that is not there: faces may answer differently (HTTP 404)."""
+
+
+class RefusedError(MlopsError):
+    """Well-formed, but not served: a path outside where it may be read (HTTP 403)."""

@@ -1,16 +1,110 @@
-"""The run options every face parses the same way (``mlops run``, ``%mlops run``, ``pipeline.py``).
+"""The run request: what every face may ask of a run, validated once.
 
-Arguments in, keyword arguments for :func:`mlops_jupyter.api.run` out, so the faces cannot drift.
+Two spellings reach it: argv (``mlops run``, ``%mlops run``, ``pipeline.py`` — through
+:func:`add_run_options`) and JSON (``POST /mlops/api/runs``). Both become a :class:`RunRequest`
+through :func:`run_request`, whose errors name the option the way the face's user wrote it
+(``--jobs`` or ``'jobs'``). What needs the pipeline (parameter types, stage names) is checked by
+the runner when the run starts, the same for every face.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import MlopsError
 from .runner.params import split_assignments
+
+# how each face names the fields in its messages
+ARGV = {
+    "parameters": "-p",
+    "jobs": "--jobs",
+    "no_cache": "--no-cache",
+    "force": "--force",
+    "stages": "--stages",
+    "from_stage": "--from",
+}
+JSON = {
+    "parameters": "'parameters'",
+    "jobs": "'jobs'",
+    "no_cache": "'no_cache'",
+    "force": "'force'",
+    "stages": "'stages'",
+    "from_stage": "'from'",
+}
+JSON_KEYS = {"path", "parameters", "stages", "from", "no_cache", "force", "jobs"}
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    parameters: dict[str, Any] = field(default_factory=dict)  # text or JSON values by name
+    jobs: int | None = None
+    no_cache: bool = False
+    force: list[str] = field(default_factory=list)
+    stages: list[str] | None = None
+    from_stage: str | None = None
+
+    def options(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`mlops_jupyter.api.run` (parameters included)."""
+        return asdict(self)
+
+
+def _names(value: Any, name: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise MlopsError(f"{name} must be a list of stage names.")
+    return value
+
+
+def run_request(
+    *,
+    parameters: Any = None,
+    jobs: Any = None,
+    no_cache: Any = False,
+    force: Any = None,
+    stages: Any = None,
+    from_stage: Any = None,
+    names: Mapping[str, str] = JSON,
+) -> RunRequest:
+    """A checked :class:`RunRequest` from loosely typed input; a bad field is an MlopsError."""
+    if parameters is None:
+        parameters = {}
+    if not isinstance(parameters, dict):
+        raise MlopsError(f"{names['parameters']} must be an object {{name: value}}.")
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise MlopsError(f"{names['jobs']} must be a whole number of at least 1.")
+    if not isinstance(no_cache, bool):
+        raise MlopsError(f"{names['no_cache']} must be true or false.")
+    if from_stage is not None and (not isinstance(from_stage, str) or not from_stage):
+        raise MlopsError(f"{names['from_stage']} must be a stage name.")
+    return RunRequest(
+        parameters=dict(parameters),
+        jobs=jobs,
+        no_cache=no_cache,
+        force=_names(force, names["force"]) if force is not None else [],
+        stages=_names(stages, names["stages"]) if stages is not None else None,
+        from_stage=from_stage,
+    )
+
+
+def from_json(body: Mapping[str, Any]) -> RunRequest:
+    """The body of ``POST /mlops/api/runs`` (its ``path`` is the server's to resolve)."""
+    unknown = sorted(set(body) - JSON_KEYS)
+    if unknown:
+        raise MlopsError(f"unknown keys: {', '.join(unknown)}.")
+    return run_request(
+        parameters=body.get("parameters"),
+        jobs=body.get("jobs"),
+        no_cache=body.get("no_cache", False),
+        force=body.get("force"),
+        stages=body.get("stages"),
+        from_stage=body.get("from"),
+        names=JSON,
+    )
+
+
+# -- argv
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -48,15 +142,19 @@ def split_list(values: Sequence[str] | None) -> list[str]:
     return [part for value in values or [] for part in value.split(",") if part]
 
 
+def from_args(args: argparse.Namespace) -> RunRequest:
+    """The run options :func:`add_run_options` parsed."""
+    return run_request(
+        parameters=split_assignments(args.param),
+        jobs=args.jobs,
+        no_cache=args.no_cache,
+        force=split_list(args.force),
+        stages=split_list([args.stages]) if args.stages else None,
+        from_stage=args.from_stage,
+        names=ARGV,
+    )
+
+
 def run_options(args: argparse.Namespace) -> dict[str, Any]:
     """Keyword arguments for ``api.run`` from parsed run options; bad ones are an MlopsError."""
-    if args.jobs is not None and args.jobs < 1:
-        raise MlopsError("--jobs needs a number of at least 1.")
-    return {
-        "parameters": split_assignments(args.param),
-        "jobs": args.jobs,
-        "no_cache": args.no_cache,
-        "force": split_list(args.force),
-        "stages": split_list([args.stages]) if args.stages else None,
-        "from_stage": args.from_stage,
-    }
+    return from_args(args).options()

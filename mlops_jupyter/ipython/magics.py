@@ -339,7 +339,7 @@ class MlopsMagics(Magics):
         display(show_data(args.path, where=self._where()))
 
     def _log(self, args: argparse.Namespace) -> None:
-        import mlops_jupyter as mlops
+        from ..tracking import runtime as mlops
 
         values: dict[str, Any] = {}
         for pair in args.pairs:

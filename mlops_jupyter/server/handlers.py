@@ -21,15 +21,15 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 from .. import api
-from ..errors import MlopsError, NotFoundError
-from ..home import find_home
+from ..errors import MlopsError, NotFoundError, RefusedError
+from ..request import from_json
+from ..status import RunStatus
 from ..views.text import strict_json
-from .paths import PathError, Resolved, inside, relative, resolve
+from .paths import PathError, Resolved, relative, resolve
 from .runs import RunRegistry
 
 STATE_KEY = "mlops_jupyter"  # the tornado settings key of the ServerState
 API_PREFIX = "mlops/api"
-RUN_OPTIONS = {"path", "parameters", "stages", "from", "no_cache", "force", "jobs"}
 
 T = TypeVar("T")
 
@@ -98,7 +98,10 @@ class MlopsHandler(APIHandler):
         named by the client's own path, so it can find the cell in the document it has open."""
         if about is not None and exc.notebook and _same_file(exc.notebook, about.path):
             exc.notebook = about.api_path
-        return ApiError(404 if isinstance(exc, NotFoundError) else 400, exc.to_dict())
+        status = (
+            404 if isinstance(exc, NotFoundError) else 403 if isinstance(exc, RefusedError) else 400
+        )
+        return ApiError(status, exc.to_dict())
 
     # -- input
 
@@ -155,7 +158,7 @@ class MlopsHandler(APIHandler):
             for stage in run.get("stages", [])
         ]
         live = self.state.runs.get(run["run_id"])
-        shown["cancellable"] = bool(live and live.running and run["status"] == "running")
+        shown["cancellable"] = bool(live and live.running and run["status"] == RunStatus.RUNNING)
         return shown
 
 
@@ -166,15 +169,6 @@ def _same_file(named: str, path: Path) -> bool:
 def _named_by_client(data: dict[str, Any], about: Resolved) -> dict[str, Any]:
     # the CLI's object names the notebook by file name; the client needs its own path back
     return {**data, "path": about.api_path}
-
-
-def _string_list(body: dict[str, Any], key: str) -> list[str] | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise ApiError(400, error_body(f"'{key}' must be a list of stage names."))
-    return value
 
 
 def _int_argument(handler: MlopsHandler, name: str, default: int, low: int, high: int) -> int:
@@ -232,27 +226,13 @@ class RunsHandler(MlopsHandler):
     @authorized("execute", "kernels")  # a run executes the notebook's code
     async def post(self) -> None:
         body = self.body()
-        unknown = sorted(set(body) - RUN_OPTIONS)
-        if unknown:
-            raise ApiError(400, error_body(f"unknown keys: {', '.join(unknown)}."))
+        try:
+            request = from_json(body)
+        except MlopsError as exc:
+            raise self.mlops_error(exc) from None
         notebook = self.notebook(body.get("path"))
-        parameters = body.get("parameters") or {}
-        if not isinstance(parameters, dict):
-            raise ApiError(400, error_body("'parameters' must be an object {name: value}."))
-        options: dict[str, Any] = {
-            "stages": _string_list(body, "stages"),
-            "force": _string_list(body, "force"),
-            "from_stage": body.get("from"),
-            "no_cache": body.get("no_cache", False),
-            "jobs": body.get("jobs"),
-        }
-        if options["from_stage"] is not None and not isinstance(options["from_stage"], str):
-            raise ApiError(400, error_body("'from' must be a stage name."))
-        if not isinstance(options["no_cache"], bool):
-            raise ApiError(400, error_body("'no_cache' must be true or false."))
-        jobs = options["jobs"]
-        if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
-            raise ApiError(400, error_body("'jobs' must be a whole number of at least 1."))
+        options = request.options()
+        parameters = options.pop("parameters")
         try:
             started = self.state.runs.start(notebook.path, parameters, options)
         except RuntimeError as exc:  # shutting down
@@ -285,7 +265,7 @@ class CancelHandler(MlopsHandler):
             run_id = run["run_id"]
             live = self.state.runs.get(run_id)
             if live is None:
-                if run["status"] == "running":
+                if run["status"] == RunStatus.RUNNING:
                     raise ApiError(
                         409,
                         error_body(
@@ -297,7 +277,7 @@ class CancelHandler(MlopsHandler):
         if not live.running:
             raise ApiError(409, error_body(f"run {run_id} is not running ({live.status})."))
         live.cancel.set()  # the run loop notices within 0.2 s and stops its kernels
-        self.reply({"run_id": run_id, "status": "interrupting"}, status=202)
+        self.reply({"run_id": run_id, "status": RunStatus.INTERRUPTING}, status=202)
 
 
 class MetricsHandler(MlopsHandler):
@@ -315,23 +295,7 @@ class StageNotebookHandler(MlopsHandler):
         where = self.where(run_id)
 
         def executed() -> str:
-            run = api.show(run_id, where)
-            found = next((s for s in run["stages"] if s["name"] == stage), None)
-            if found is None:
-                raise NotFoundError(f"run {run['run_id']} has no stage '{stage}'.")
-            path = found.get("notebook")
-            if not path or not os.path.isfile(path):
-                raise NotFoundError(
-                    f"stage '{stage}' of run {run['run_id']} has no executed notebook "
-                    f"({found['status']})."
-                )
-            # the path comes from the store's database, which a notebook folder can bring
-            # along: serve only files inside that store's own runs folder
-            if not inside(find_home(where) / "runs", path):
-                raise PathError(
-                    403, f"the executed notebook of stage '{stage}' is outside the store."
-                )
-            return Path(path).read_text(encoding="utf-8")
+            return api.stage_notebook(run_id, stage, where).read_text(encoding="utf-8")
 
         text = await self.blocking(executed)
         self.finish(text)  # already nbformat JSON: no need to parse and re-encode

@@ -6,8 +6,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-STAGE_STATUSES = ("pending", "running", "succeeded", "cached", "failed", "skipped")
-FINISHED = ("succeeded", "failed", "interrupted")
+from ..status import FINAL as FINISHED
+from ..status import StageStatus
+
+STAGE_STATUSES = tuple(StageStatus)  # the legend's order
 
 
 @dataclass
