@@ -20,8 +20,13 @@ def write_atomic(path: str | Path, data: bytes | str, *, fsync: bool = True) -> 
                 os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        discard(tmp)
         raise
+
+
+def discard(tmp: str | Path) -> None:
+    """Remove a temp file that did not become the real one (a failed or interrupted write)."""
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass

@@ -74,6 +74,20 @@ class _View(W.VBox):
         return data
 
 
+class _Refreshable(_View):
+    """A view of the store with a Refresh button over its body."""
+
+    def __init__(self) -> None:
+        self._body = W.HTML(layout=_FULL_WIDTH)
+        refresh = _refresh_button()
+        refresh.on_click(lambda _: self.refresh())
+        super().__init__(children=[refresh, self._body])
+        self.refresh()
+
+    def refresh(self) -> None:
+        raise NotImplementedError
+
+
 # -- runs
 
 
@@ -182,7 +196,7 @@ def show_run(run_id: str | None = None, *, where: str | Path | None = None) -> R
 # -- metrics
 
 
-class MetricsView(_View):
+class MetricsView(_Refreshable):
     """Runs × metrics (best per metric highlighted) and one chart per metric."""
 
     def __init__(
@@ -200,11 +214,7 @@ class MetricsView(_View):
         self.rows: list[dict[str, Any]] = []
         self.shown_keys: list[str] = []
         self.series: dict[str, dict[str, Any]] = {}
-        self._body = W.HTML(layout=_FULL_WIDTH)
-        refresh = _refresh_button()
-        refresh.on_click(lambda _: self.refresh())
-        super().__init__(children=[refresh, self._body])
-        self.refresh()
+        super().__init__()
 
     def refresh(self) -> None:
         self.rows = api.metrics_over_runs(self.metric_keys, runs=self.runs, where=self.where)
@@ -285,17 +295,13 @@ def show_metrics(
 # -- data versions
 
 
-class DataView(_View):
+class DataView(_Refreshable):
     """Data versions, newest first: short hash, size, rows × columns, changed badge, schema diff."""
 
     def __init__(self, path: str | None, *, where: str | Path | None, limit: int) -> None:
         self.path, self.where, self.limit = path, where, limit
         self.versions: list[dict[str, Any]] = []
-        self._body = W.HTML(layout=_FULL_WIDTH)
-        refresh = _refresh_button()
-        refresh.on_click(lambda _: self.refresh())
-        super().__init__(children=[refresh, self._body])
-        self.refresh()
+        super().__init__()
 
     def refresh(self) -> None:
         self.versions = api.data(self.path, self.where, limit=self.limit)

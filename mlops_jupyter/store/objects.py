@@ -6,7 +6,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from ..files import write_atomic
+from ..files import discard, write_atomic
 
 
 def digest(data: bytes) -> str:
@@ -71,8 +71,5 @@ def put_file(root: str | Path, source: str | Path) -> tuple[str, int]:
             os.replace(tmp, path)
         return key, size
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        discard(tmp)
         raise
