@@ -16,9 +16,9 @@ def test_the_enums_are_the_shared_table_in_order() -> None:
 
 
 def test_the_groups_are_the_shared_table() -> None:
-    assert FINAL == set(TABLE["final"])
-    assert ACTIVE == set(TABLE["active"])
-    assert DONE_OK == set(TABLE["done_ok"])
+    assert set(TABLE["final"]) == FINAL
+    assert set(TABLE["active"]) == ACTIVE
+    assert set(TABLE["done_ok"]) == DONE_OK
     assert all(RunStatus(s).final for s in TABLE["final"])
     assert not RunStatus.RUNNING.final and not RunStatus.INTERRUPTING.final
 
