@@ -142,6 +142,19 @@ def start_run(
     return handle
 
 
+def verify(
+    notebook: str | Path,
+    parameters: dict[str, Any] | None = None,
+    *,
+    listeners: list[Listener] | None = None,
+) -> dict[str, Any]:
+    """Run the notebook as the pipeline and top to bottom in one kernel, and compare
+    (``mlops verify --json``): ``{"agree", "run_id", "reference", "compared", "differences"}``."""
+    from .runner.verify import verify as run_both
+
+    return run_both(notebook, parameters, listeners).to_dict()
+
+
 def _store(where: str | Path | None, *, create: bool = False, looking_for: str = "") -> Any:
     """The store serving ``where``; reading commands never create one where there is none."""
     from .errors import NotFoundError

@@ -4,9 +4,12 @@ Kept light on purpose (stdlib at import; numpy, pandas or cloudpickle only for a
 needs them): every stage kernel pays for importing this module.
 
 A value travels as an object in the content-addressed store, encoded by type: modules by name,
-numpy arrays as ``.npy``, pandas frames as parquet (when pyarrow is there), anything else as
-pickle protocol 5, or cloudpickle for what plain pickle cannot carry (functions, classes and
-objects defined in the notebook itself).
+numpy arrays as ``.npy`` (memory order kept), anything else — pandas frames included — as pickle
+protocol 5, or cloudpickle for what plain pickle cannot carry (functions, classes and objects
+defined in the notebook itself). Frames are not Parquet: Parquet rebuilds a frame's blocks in
+another memory layout, and a model fitted on it then differs from the notebook's in the last bits
+(summation order); pickle gives the next stage the very frame the notebook would have.
+(``decode`` still reads ``parquet`` objects stored by earlier versions.)
 """
 
 from __future__ import annotations
@@ -66,13 +69,6 @@ def encode(value: Any) -> tuple[bytes, str]:
         buffer = io.BytesIO()
         np.save(buffer, value, allow_pickle=False)
         return buffer.getvalue(), "npy"
-    if module.startswith("pandas") and kind.__name__ == "DataFrame" and _has_module("pyarrow"):
-        buffer = io.BytesIO()
-        try:
-            value.to_parquet(buffer)
-            return buffer.getvalue(), "parquet"
-        except Exception:  # mixed-type object columns, non-string labels: pickle keeps them
-            pass
     try:
         data = pickle.dumps(value, protocol=5)
         # ``__main__`` references would not resolve in the next stage's kernel
@@ -99,6 +95,136 @@ def decode(data: bytes, fmt: str) -> Any:
     if fmt in ("pickle", "cloudpickle"):
         return pickle.loads(data)
     raise ValueError(f"unknown value format {fmt!r}")
+
+
+# -- fingerprints: content hashes that equal values share in every process
+
+FINGERPRINT_VERSION = "f1"  # changes whenever fingerprint() would hash a value differently
+_SCALARS = (int, float, bool, complex, type(None))
+_MAX_DEPTH = 40
+
+
+def fingerprint(value: Any) -> str:
+    """A content hash of ``value`` that does not depend on the process that computed it.
+
+    The object store hashes a value's serialized bytes, which can differ for equal values: a
+    ``set`` of strings pickles in an order that changes with each process's hash seed. Here sets
+    are taken as their sorted elements' fingerprints, containers element by element, numpy
+    arrays and pandas frames by their data (dtypes and shape included), anything else by its
+    pickled form. Used to tell whether a stage changed a value it loaded, and by ``mlops verify``
+    to compare a pipeline's values with the notebook's.
+    """
+    import blake3
+
+    hasher = blake3.blake3()
+    _feed(hasher, value, 0)
+    return f"{FINGERPRINT_VERSION}:{hasher.hexdigest()}"
+
+
+def _tagged(hasher: Any, tag: str, data: bytes) -> None:
+    hasher.update(f"{tag}:{len(data)}:".encode())
+    hasher.update(data)
+
+
+def _feed(hasher: Any, value: Any, depth: int) -> None:
+    kind = type(value)
+    if kind in _SCALARS:
+        _tagged(hasher, kind.__name__, repr(value).encode())
+    elif kind is str:
+        _tagged(hasher, "str", value.encode("utf-8", "surrogatepass"))
+    elif kind in (bytes, bytearray):
+        _tagged(hasher, kind.__name__, bytes(value))
+    elif depth > _MAX_DEPTH:
+        _tagged(hasher, "deep", _pickled(value))
+    elif kind in (list, tuple):
+        if len(value) > 64 and all(type(v) in _SCALARS or type(v) is str for v in value):
+            # no sets inside: pickle's bytes are canonical, and far faster than a walk
+            _tagged(hasher, f"{kind.__name__}*", pickle.dumps(value, protocol=5))
+            return
+        _tagged(hasher, kind.__name__, str(len(value)).encode())
+        for item in value:
+            _feed(hasher, item, depth + 1)
+    elif kind is dict:
+        _tagged(hasher, "dict", str(len(value)).encode())
+        for key, item in value.items():
+            _feed(hasher, key, depth + 1)
+            _feed(hasher, item, depth + 1)
+    elif kind in (set, frozenset):
+        parts = sorted(fingerprint(item) for item in value)
+        _tagged(hasher, kind.__name__, ",".join(parts).encode())
+    elif isinstance(value, types.ModuleType):
+        _tagged(hasher, "module", value.__name__.encode())
+    elif kind.__module__ == "numpy" and kind.__name__ == "ndarray" and not value.dtype.hasobject:
+        import numpy as np
+
+        _tagged(hasher, "ndarray", f"{value.dtype.str}{value.shape}".encode())
+        hasher.update(_bytes_view(np.ascontiguousarray(value)))
+    elif kind.__module__ == "numpy" and kind.__name__ == "ndarray":  # of Python objects
+        _tagged(hasher, "ndarray-objects", f"{value.shape}".encode())
+        _feed(hasher, value.ravel().tolist(), depth + 1)
+    elif kind.__module__ == "numpy" and getattr(value, "shape", None) == ():  # np.float64(1)...
+        _tagged(hasher, f"numpy.{kind.__name__}", repr(value.item()).encode())
+    elif kind.__module__.startswith("pandas") and kind.__name__ in ("DataFrame", "Series"):
+        _feed_pandas(hasher, value, depth)
+    else:
+        state = _plain_state(value)
+        name = f"{kind.__module__}.{kind.__qualname__}"
+        if state is None:
+            _tagged(hasher, name, _pickled(value))
+        else:
+            # an estimator's pickle differs with its arrays' memory layout; its state does not
+            _tagged(hasher, f"state:{name}", b"")
+            _feed(hasher, state, depth + 1)
+
+
+def _feed_pandas(hasher: Any, value: Any, depth: int) -> None:
+    import pandas as pd
+
+    frame = value.to_frame() if value.__class__.__name__ == "Series" else value
+    try:
+        rows = pd.util.hash_pandas_object(frame, index=True).to_numpy()
+    except TypeError:  # unhashable cells (lists, dicts): their pickled form
+        _tagged(hasher, "pandas-pickled", _pickled(value))
+        return
+    _tagged(hasher, type(value).__name__, repr(list(frame.dtypes.astype(str))).encode())
+    _feed(hasher, [str(c) for c in frame.columns], depth + 1)
+    _feed(hasher, getattr(value, "name", None), depth + 1)
+    hasher.update(_bytes_view(rows))
+
+
+def _plain_state(value: Any) -> Any:
+    """The state pickle would save for an instance of an ordinary class (one that leaves
+    ``__reduce_ex__`` to ``object``), or None for anything that pickles its own way."""
+    kind = type(value)
+    if kind.__reduce_ex__ is not object.__reduce_ex__ or kind.__reduce__ is not object.__reduce__:
+        return None
+    getstate = getattr(value, "__getstate__", None)
+    try:
+        state = getstate() if getstate is not None else vars(value)
+    except Exception:
+        return None
+    return state if isinstance(state, (dict, tuple)) else None
+
+
+def _bytes_view(array: Any) -> memoryview:
+    """A contiguous array's memory as bytes, without a copy (blake3 takes only byte buffers)."""
+    view: memoryview = array.data
+    return view.cast("B") if view.ndim else memoryview(array.tobytes())
+
+
+def _pickled(value: Any) -> bytes:
+    try:
+        data = pickle.dumps(value, protocol=5)
+        if b"__main__" not in data:
+            return data
+    except Exception:
+        pass
+    try:
+        import cloudpickle
+
+        return bytes(cloudpickle.dumps(value, protocol=5))
+    except Exception:  # cannot be serialized: only its identity is known
+        return f"unpicklable:{type(value).__qualname__}:{id(value)}".encode()
 
 
 def _enter(ctx: Mapping[str, Any]) -> None:
@@ -177,6 +303,7 @@ def save_outputs(
             "format": fmt,
             "type": _type_name(value),
             "size": len(data),
+            "fingerprint": fingerprint(value),
         }
     recorded = {name: _metric(stage, name, namespace.get(name)) for name in metrics}
     tracking = sys.modules.get("mlops_jupyter.tracking.runtime")
@@ -185,3 +312,31 @@ def save_outputs(
     manifest = {"stage": stage, "outputs": outputs, "metrics": recorded}
     write_atomic(ctx["manifest"], json.dumps(manifest, sort_keys=True))
     return manifest
+
+
+# -- the reference run of ``mlops verify`` (the whole notebook in one kernel)
+
+_probes: dict[str, dict[str, Any]] = {}
+
+
+def verify_probe(
+    namespace: Mapping[str, Any], stage: str, names: Iterable[str], metrics: Iterable[str]
+) -> None:
+    """At the end of ``stage``'s last cell: fingerprints of what it hands on, its metrics."""
+    found: dict[str, Any] = {}
+    for name in names:
+        found[name] = fingerprint(namespace[name]) if name in namespace else None
+    recorded: dict[str, float | None] = {}
+    for name in metrics:
+        try:
+            recorded[name] = float(namespace[name])
+        except (KeyError, TypeError, ValueError):
+            recorded[name] = None
+    _probes[stage] = {"values": found, "metrics": recorded}
+
+
+def verify_report(path: str) -> None:
+    tracking = sys.modules.get("mlops_jupyter.tracking.runtime")
+    if tracking is not None:
+        tracking.flush()
+    write_atomic(path, json.dumps({"stages": _probes}, default=str))

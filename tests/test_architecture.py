@@ -22,7 +22,8 @@ FLOORS: list[list[str]] = [
     ["cli", "ipython", "server"],  # the faces
     ["views"],  # text, tables, graphs, charts: pure, shared by the faces
     ["api", "request"],  # the one core every face calls, and the run request it takes
-    ["runner", "values"],  # the engine, and what a stage kernel imports
+    ["runner"],  # the engine
+    ["values"],  # what a stage kernel imports: values in and out, fingerprints
     ["compiler", "tracking"],
     ["store"],
     ["session", "home", "status"],

@@ -62,6 +62,12 @@ def _cmd_show(args: argparse.Namespace) -> int:
     return show_command(args)
 
 
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from .run import verify_command
+
+    return verify_command(args)
+
+
 def _cmd_gc(args: argparse.Namespace) -> int:
     from .run import gc_command
 
@@ -99,6 +105,22 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_options(p)
     p.add_argument("--json", action="store_true", help="print the run as one JSON object")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser(
+        "verify", help="run as the pipeline and top to bottom in one kernel, and compare"
+    )
+    p.add_argument("notebook")
+    p.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a parameter (repeatable)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_verify, jobs=None, no_cache=False, force=[], stages=None)
+    p.set_defaults(from_stage=None)
 
     p = sub.add_parser("runs", help="list runs, newest first")
     p.add_argument("--limit", type=int, default=20)

@@ -9,7 +9,7 @@ from typing import Any
 from .. import api
 from ..request import run_options
 from ..views.text import runs_table
-from .output import print_json
+from .output import print_json, table
 from .progress import Progress
 
 
@@ -47,6 +47,39 @@ def runs_command(args: argparse.Namespace) -> int:
         return 0
     print(runs_table(runs))
     return 0
+
+
+def verify_command(args: argparse.Namespace) -> int:
+    progress = Progress(enabled=sys.stderr.isatty() or not args.json)
+    parameters = run_options(args)["parameters"]
+    found = api.verify(args.notebook, parameters, listeners=[progress])
+    if args.json:
+        print_json(found)
+        return 0 if found["agree"] else 1
+    compared = ", ".join(f"{n} {kind}s" for kind, n in found["compared"].items())
+    if found["agree"]:
+        print(f"pipeline and notebook agree ({compared} compared; run {found['run_id']})")
+        return 0
+    rows = [
+        [
+            d["kind"],
+            d["stage"],
+            d["name"],
+            "-" if d["cell"] is None else str(d["cell"]),
+            _short(d["pipeline"]),
+            _short(d["notebook"]),
+        ]
+        for d in found["differences"]
+    ]
+    print(f"pipeline and notebook DIFFER ({compared} compared; run {found['run_id']}):")
+    print(table(["what", "stage", "name", "cell", "pipeline", "notebook (top to bottom)"], rows))
+    print(f"  the notebook as run top to bottom: {found['reference']}")
+    return 1
+
+
+def _short(value: object) -> str:
+    text = "-" if value is None else str(value).replace("\n", "\\n")
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def show_command(args: argparse.Namespace) -> int:

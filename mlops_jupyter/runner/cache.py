@@ -19,7 +19,7 @@ from typing import Any
 
 from .plan import StagePlan
 
-KEY_VERSION = 1
+KEY_VERSION = 2  # 2: frames travel as pickle (values.encode), not Parquet
 
 
 def stage_key(

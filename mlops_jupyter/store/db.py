@@ -537,6 +537,16 @@ class Store:
             ],
         }
 
+    def stage_outputs(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """``{stage: {name: {"hash", "format", "type", "size", "fingerprint"}}}`` of a run."""
+        return {
+            r["stage"]: json.loads(r["outputs"])
+            for r in self.db.execute(
+                "SELECT stage, outputs FROM stage_runs WHERE run_id = ? AND outputs IS NOT NULL",
+                (run_id,),
+            )
+        }
+
     def metric_series(
         self, run_id: str, keys: list[str] | None = None
     ) -> dict[str, list[dict[str, Any]]]:
