@@ -239,13 +239,26 @@ def start(ctx: Mapping[str, Any] | None) -> None:
     _enter(_require(ctx))
 
 
+# Inputs this kernel loaded that a later stage reads too: {name: fingerprint when loaded}. A
+# stage may change such a value in place (`for d in [train, test]: d["age"] = ...`, a helper
+# that adds a column, `rng.shuffle(x)`) where the compiler sees no assignment; save_outputs
+# compares, and hands on a changed value so later stages see what the notebook would show them.
+_watched: dict[str, str] = {}
+
+
 def load_inputs(ctx: Mapping[str, Any] | None, names: Iterable[str]) -> tuple[Any, ...]:
     ctx = _require(ctx)
     _enter(ctx)
+    watch = set(ctx.get("watch", ()))
     found = []
     for name in names:
         ref = ctx["inputs"][name]
-        found.append(decode(objects.get(ctx["objects"], ref["hash"]), ref["format"]))
+        value = decode(objects.get(ctx["objects"], ref["hash"]), ref["format"])
+        if name in watch:
+            known = ref.get("fingerprint")
+            fresh = isinstance(known, str) and known.startswith(FINGERPRINT_VERSION + ":")
+            _watched[name] = known if fresh else fingerprint(value)
+        found.append(value)
     return tuple(found)
 
 
@@ -256,6 +269,27 @@ def _origin(ctx: Mapping[str, Any], name: str) -> str:
         return ""
     cell = f"cell {where['cell']}" + (f" (id {where['id']})" if where.get("id") else "")
     return f" It is assigned in {ctx.get('notebook', 'the notebook')} {cell}, line {where['line']}."
+
+
+def _save(
+    ctx: Mapping[str, Any], name: str, value: Any, users: str, known: str | None = None
+) -> dict[str, Any]:
+    """Store one value for later stages: its object reference, with its fingerprint."""
+    try:
+        data, fmt = encode(value)
+    except Exception as exc:
+        raise ValueTransferError(
+            f"stage '{ctx['stage']}' cannot pass '{name}' (a {_type_name(value)}) to {users}: "
+            f"{exc}.{_origin(ctx, name)} "
+            f"Turn it into plain data (a list, array or frame), or compute '{name}' in the stage that uses it."
+        ) from None
+    return {
+        "hash": objects.put(ctx["objects"], data),
+        "format": fmt,
+        "type": _type_name(value),
+        "size": len(data),
+        "fingerprint": known or fingerprint(value),
+    }
 
 
 def _metric(stage: str, name: str, value: Any) -> float:
@@ -289,27 +323,22 @@ def save_outputs(
                 f"stage '{stage}' ends without a value for '{name}', which {users} reads. "
                 "Assign it on every path through the stage (it may be set only inside an if/try)."
             )
+        outputs[name] = _save(ctx, name, namespace[name], users)
+    changed = {}
+    for name, before in _watched.items():
+        if name in outputs or name not in namespace:
+            continue
         value = namespace[name]
-        try:
-            data, fmt = encode(value)
-        except Exception as exc:
-            raise ValueTransferError(
-                f"stage '{stage}' cannot pass '{name}' (a {_type_name(value)}) to {users}: "
-                f"{exc}.{_origin(ctx, name)} "
-                f"Turn it into plain data (a list, array or frame), or compute '{name}' in the stage that uses it."
-            ) from None
-        outputs[name] = {
-            "hash": objects.put(ctx["objects"], data),
-            "format": fmt,
-            "type": _type_name(value),
-            "size": len(data),
-            "fingerprint": fingerprint(value),
-        }
+        now = fingerprint(value)
+        if now != before:  # changed in place: later stages must see the new value
+            changed[name] = _save(ctx, name, value, "a later stage", now)
     recorded = {name: _metric(stage, name, namespace.get(name)) for name in metrics}
     tracking = sys.modules.get("mlops_jupyter.tracking.runtime")
     if tracking is not None:  # logged values are durable before the runner sees the stage end
         tracking.flush()
-    manifest = {"stage": stage, "outputs": outputs, "metrics": recorded}
+    manifest: dict[str, Any] = {"stage": stage, "outputs": outputs, "metrics": recorded}
+    if changed:
+        manifest["changed"] = changed
     write_atomic(ctx["manifest"], json.dumps(manifest, sort_keys=True))
     return manifest
 

@@ -37,6 +37,7 @@ class Plan:
     kernel_name: str
     parameters: dict[str, dict[str, Any]]
     stages: tuple[StagePlan, ...]  # in an order where every stage comes after its upstreams
+    notebook_order: tuple[str, ...] = ()  # the stages as the notebook has them (top to bottom)
 
     def stage(self, name: str) -> StagePlan:
         return next(s for s in self.stages if s.name == name)
@@ -120,6 +121,7 @@ def load_plan(folder: str | Path) -> Plan:
         kernel_name=data.get("kernelspec", {}).get("name", "python3"),
         parameters=data["parameters"],
         stages=_topological(stages),
+        notebook_order=tuple(s.name for s in stages),
     )
 
 

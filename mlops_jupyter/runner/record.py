@@ -128,6 +128,18 @@ class RunRecorder:
             error=error,
         )
 
+    def stage_reset(self, name: str, reason: str) -> None:
+        """A stage decided on a value that has changed since: pending again, to run anew."""
+        self.store.update_stage(self._id, name, status=StageStatus.PENDING, error=None)
+        self.store.forget_stage_records(self._id, name)
+        self.emit(
+            "stage",
+            stage=name,
+            status=StageStatus.PENDING,
+            duration_s=None,
+            error=f"again: {reason}",
+        )
+
     def copy_cached(self, entry: dict[str, Any] | None, name: str) -> bool:
         """Record the metrics, parameters, artifacts and data versions a cached stage logged
         when it ran, under this run too; False if there was nothing to copy from."""

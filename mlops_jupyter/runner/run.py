@@ -127,6 +127,12 @@ class _Run:
         self.executor: Executor | None = None
         self.futures: dict[Future[StageOutcome], tuple[str, str]] = {}
         self.record = RunRecorder(store, listeners)
+        names = self.plan.notebook_order or tuple(s.name for s in self.plan.stages)
+        self.position = {name: i for i, name in enumerate(names)}
+        # found at run time: a stage that changed a value in place (values.save_outputs saw
+        # its fingerprint move) is that value's producer for the stages after it in the notebook
+        self.extra_after: dict[str, set[str]] = {}
+        self.stale: set[str] = set()  # running on a value that changed since: result discarded
         self.env: dict[str, Any] = {}  # captured when the run starts (package versions...)
         self.run_id = ""
         self.run_dir = Path()
@@ -140,9 +146,63 @@ class _Run:
 
     # -- deciding
 
+    def _upstreams(self, name: str) -> list[str]:
+        return [*self.plan.stage(name).after, *sorted(self.extra_after.get(name, ()))]
+
+    def _producer(self, name: str, value: str) -> str:
+        """The stage whose ``value`` this stage gets: the compiler's producer, or a stage between
+        it and this one in the notebook that changed the value in place when it ran."""
+        found = self.plan.stage(name).inputs[value]
+        for other in self.extra_after.get(name, ()):
+            changed = value in self.results.get(other, {}).get("outputs", {})
+            if changed and self.position[other] > self.position[found]:
+                found = other
+        return found
+
     def _inputs(self, stage_name: str) -> dict[str, Any]:
         stage = self.plan.stage(stage_name)
-        return {v: self.results[producer]["outputs"][v] for v, producer in stage.inputs.items()}
+        return {v: self.results[self._producer(stage_name, v)]["outputs"][v] for v in stage.inputs}
+
+    def _watch(self, name: str) -> list[str]:
+        """Inputs of this stage that a stage after it in the notebook reads from a producer
+        before it: if this stage changes one in place, that stage must see the change."""
+        here = self.position[name]
+        return sorted(
+            value
+            for value in self.plan.stage(name).inputs
+            if any(
+                self.position[s.name] > here
+                and s.inputs.get(value) is not None
+                and self.position[s.inputs[value]] < here
+                for s in self.plan.stages
+            )
+        )
+
+    def _changed_in_place(self, name: str, values: list[str]) -> None:
+        """``name`` changed ``values`` it loaded: every stage after it in the notebook that
+        reads them from an older producer now waits for it, and runs again if it already ran."""
+        here = self.position[name]
+        for stage in self.plan.stages:
+            later = stage.name in self.status and self.position[stage.name] > here
+            hit = [v for v in values if v in stage.inputs]
+            if not later or not hit or any(self.position[stage.inputs[v]] > here for v in hit):
+                continue
+            self.extra_after.setdefault(stage.name, set()).add(name)
+            self._invalidate(stage.name, f"stage '{name}' changed '{hit[0]}' in place")
+
+    def _invalidate(self, name: str, reason: str) -> None:
+        status = self.status[name]
+        if status == StageStatus.PENDING:
+            return  # it will wait for the stage that changed the value
+        if status == StageStatus.RUNNING:
+            self.stale.add(name)
+        else:
+            self.results.pop(name, None)
+            self.status[name] = StageStatus.PENDING
+            self.record.stage_reset(name, reason)
+        for stage in self.plan.stages:
+            if stage.name in self.status and name in self._upstreams(stage.name):
+                self._invalidate(stage.name, f"its upstream '{name}' runs again")
 
     def _uses_cache(self, name: str) -> bool:
         stage = self.plan.stage(name)
@@ -158,10 +218,11 @@ class _Run:
             name = stage.name
             if self.status[name] != StageStatus.PENDING:
                 continue
+            upstreams = self._upstreams(name)
             bad = next(
                 (
                     u
-                    for u in stage.after
+                    for u in upstreams
                     if self.status[u] in (StageStatus.FAILED, StageStatus.SKIPPED)
                 ),
                 None,
@@ -172,7 +233,7 @@ class _Run:
                 )
                 progressed = True
                 continue
-            if not all(self.status[u] in DONE_OK for u in stage.after):
+            if not all(self.status[u] in DONE_OK for u in upstreams):
                 continue
             inputs = self._inputs(name)
             base = stage_key(stage, self.values, inputs, self.env)
@@ -195,6 +256,10 @@ class _Run:
                     notebook=entry["notebook"] if entry else None,
                     metrics=None if copied else hit["metrics"],
                 )
+                # values it changed in place when it ran travel in its entry beside its outputs
+                extra = sorted(v for v in hit["outputs"] if v not in stage.outputs)
+                if extra:
+                    self._changed_in_place(name, extra)
             else:
                 self._submit(name, base, key, inputs)
             progressed = True
@@ -239,6 +304,7 @@ class _Run:
             "inputs": inputs,
             "manifest": str(self.run_dir / f"{name}.outputs.json"),
             "consumers": self.consumers.get(name, {}),
+            "watch": self._watch(name),
             "notebook": self.plan.notebook,
             "origins": {v: stage.why[v] for v in stage.outputs if v in stage.why},
         }
@@ -271,8 +337,14 @@ class _Run:
         stage = self.plan.stage(name)
         # the key this execution is stored under: its base plus the data it tracked just now
         key = with_data(base, self.record.tracked_now(name))
+        if name in self.stale:  # it ran on a value a stage before it has changed since
+            self.stale.discard(name)
+            self.status[name] = StageStatus.PENDING
+            self.record.stage_reset(name, "a value it read was changed in place upstream")
+            return
         manifest = outcome.manifest or {}
-        outputs = manifest.get("outputs", {})
+        changed = dict(manifest.get("changed") or {})
+        outputs = {**manifest.get("outputs", {}), **(changed if outcome.ok else {})}
         missing = [v for v in stage.outputs if v not in outputs]
         if outcome.ok and missing:
             outcome.ok, outcome.error = (
@@ -309,6 +381,8 @@ class _Run:
             notebook=executed,
             **timing,
         )
+        if changed:
+            self._changed_in_place(name, sorted(changed))
 
     # -- the loop
 

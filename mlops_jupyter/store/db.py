@@ -335,6 +335,13 @@ class Store:
             )
         return copied > 0
 
+    def forget_stage_records(self, run_id: str, stage: str) -> None:
+        """What one stage logged in this run (metrics, parameters, artifacts, data versions):
+        it runs again, and its record must be that execution's alone."""
+        with self.transaction() as db:
+            for table in ("metrics", "params", "artifacts", "data_versions"):
+                db.execute(f"DELETE FROM {table} WHERE run_id = ? AND stage = ?", (run_id, stage))
+
     def stat_get(self, path: str) -> tuple[int, int, int, int, str, int] | None:
         """The stat cache entry of a file: ``(inode, size, mtime_ns, ctime_ns, hash, checked_ns)``."""
         row = self.db.execute(

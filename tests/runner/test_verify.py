@@ -70,12 +70,13 @@ def test_a_parameter_reaches_both_sides(make_notebook: MakeNotebook, home: Path)
 
 
 def test_a_change_the_pipeline_misses_is_named(make_notebook: MakeNotebook, home: Path) -> None:
-    # changed in place through a loop variable (the Titanic idiom): the analysis sees no write
+    # a value made by setup (which every stage runs anew) changed through an alias: each stage
+    # kernel starts from setup's value, the notebook's kernel carries the change on
     nb = make_notebook(
         [
-            (["stage:load"], "train = {'age': 1}\ntest = {'age': 2}"),
-            (["stage:clean"], "for d in [train, test]:\n    d['age'] = d['age'] * 10"),
-            (["stage:report"], "total = train['age'] + test['age']\nprint(total)"),
+            (["setup"], "config = {'scale': 1}"),
+            (["stage:tune"], "c = config\nc['scale'] = 10"),
+            (["stage:report"], "total = 3 * config['scale']\nprint(total)"),
             (["metrics"], "total"),
         ]
     )
