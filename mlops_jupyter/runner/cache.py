@@ -19,7 +19,7 @@ from typing import Any
 
 from .plan import StagePlan
 
-KEY_VERSION = 2  # 2: frames travel as pickle (values.encode), not Parquet
+KEY_VERSION = 2  # 2: frames travel as pickle (values.encode), inputs by fingerprint
 
 
 def stage_key(
@@ -36,7 +36,11 @@ def stage_key(
         "outputs": list(stage.outputs),
         "metrics": list(stage.metrics),
         "parameters": {name: parameters[name] for name in stage.parameters},
-        "inputs": {name: [ref["hash"], ref["format"]] for name, ref in sorted(inputs.items())},
+        # by content: equal values share a fingerprint in any process (a set's pickle does not)
+        "inputs": {
+            name: ref.get("fingerprint") or [ref["hash"], ref["format"]]
+            for name, ref in sorted(inputs.items())
+        },
         "python": environment.get("python"),
         "kernel": environment.get("kernel"),
         # the same code in another project folder reads other files: not the same result
