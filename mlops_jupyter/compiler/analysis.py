@@ -11,6 +11,10 @@ Pure functions over ``ast``; no kernel, no imports of the user's code. The rules
   when the receiver is a module bound by an import (``plt.plot(x)`` does not change ``plt``);
 * mutation (subscript/attribute assignment, augmented assignment, method call, ``del``) needs the
   old value, so it is a read too;
+* a mutation through another name changes the value it came from: a plain alias (``t = table``),
+  an element or part taken out (``rows = data["rows"]``), a loop variable over names or a
+  container (``for d in [train, test]``, ``for m in models``); and ``out=x`` or ``rng.shuffle(x)``
+  write into ``x`` (the runtime checks what static rules cannot see: ``values.save_outputs``);
 * a function or class defined in the stage reads the globals its body uses, at definition time
   (``global`` names it assigns are writes); comprehension and lambda variables are their own scope.
 """
@@ -289,6 +293,8 @@ class FlowAnalyzer(_Dispatch):
         self.flow = Flow(modules=set(modules or ()))
         self.bound: set[str] = set()
         self.cell = 0
+        # name -> the names whose objects it may be (part of): mutating it mutates them
+        self.aliases: dict[str, frozenset[str]] = {}
 
     # -- bookkeeping
 
@@ -297,6 +303,7 @@ class FlowAnalyzer(_Dispatch):
             self.flow.reads[name] = Use(self.cell, line, how)
 
     def write(self, name: str, line: int, how: str, *, module: bool = False) -> None:
+        self.aliases.pop(name, None)  # rebound: no longer refers to what it did
         self.flow.writes[name] = Use(self.cell, line, how)
         self.flow.deleted.discard(name)
         self.bound.add(name)
@@ -308,7 +315,30 @@ class FlowAnalyzer(_Dispatch):
     def mutate(self, name: str, line: int, how: str) -> None:
         self.read(name, line, how)
         if name not in self.flow.modules:
-            self.write(name, line, how)
+            self._changed(name, line, how)
+
+    def _changed(self, name: str, line: int, how: str) -> None:
+        """``name``'s object changed in place: so did every object it may be part of."""
+        through = self.aliases.get(name, frozenset())
+        self.write(name, line, how)
+        if through:
+            self.aliases[name] = through  # still the same object after a mutation
+        for other in sorted(through - {name}):
+            if other not in self.flow.modules:
+                self.read(other, line, f"changed in place through '{name}'")
+                self.flow.writes[other] = Use(self.cell, line, f"changed in place through '{name}'")
+                self.flow.deleted.discard(other)
+                self.bound.add(other)
+
+    def _alias(self, name: str, source: ast.expr | None) -> None:
+        """``name`` now refers to (part of) the objects ``source`` names, if any."""
+        roots = _sources(source)
+        found: set[str] = set()
+        for root in roots:
+            if root not in self.flow.modules:
+                found |= {root, *self.aliases.get(root, ())}
+        if found:
+            self.aliases[name] = frozenset(found)
 
     def add_cell(self, tree: ast.Module, cell: int) -> None:
         self.cell = cell
@@ -363,11 +393,20 @@ class FlowAnalyzer(_Dispatch):
         self.visit(node.value)
         for target in node.targets:
             self._store(target, "assigned")
+        if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            self._alias(node.targets[0].id, node.value)
 
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
         self.visit(node.value)
         if isinstance(node.target, ast.Name):
-            self.mutate(node.target.id, node.lineno, "augmented assignment")
+            # `n += 1` rebinds an int; whoever `n` was taken from keeps its value
+            name = node.target.id
+            self.read(name, node.lineno, "augmented assignment")
+            if name not in self.flow.modules:
+                through = self.aliases.get(name)
+                self.write(name, node.lineno, "augmented assignment")
+                if through:
+                    self.aliases[name] = through
         else:
             self._store(node.target, "augmented")
 
@@ -427,11 +466,26 @@ class FlowAnalyzer(_Dispatch):
         if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute):
             root = _root_name(call.func.value)
             if root is not None and root.id not in self.flow.modules:
-                self.write(root.id, root.lineno, f"mutated by .{call.func.attr}()")
+                self._changed(root.id, root.lineno, f"mutated by .{call.func.attr}()")
+            if call.func.attr == "shuffle" and call.args:  # rng.shuffle(x), random.shuffle(x)
+                arg = _root_name(call.args[0])
+                if arg is not None:
+                    self.mutate(arg.id, arg.lineno, "shuffled in place")
+
+    def visit_Call(self, node: ast.Call) -> None:
+        self.generic_visit(node)
+        for keyword in node.keywords:  # np.clip(x, 0, 1, out=x)
+            target = _root_name(keyword.value) if keyword.arg == "out" else None
+            if target is not None:
+                self.mutate(target.id, target.lineno, "written through out=")
 
     def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
         self.visit(node.iter)
         self._store(node.target, "loop variable")
+        targets = node.target.elts if isinstance(node.target, ast.Tuple) else [node.target]
+        for target in targets:
+            if isinstance(target, ast.Name):  # each item is one of the iterated objects
+                self._alias(target.id, node.iter)
         self._body(node.body)
         self._body(node.orelse)
 
@@ -528,6 +582,24 @@ def _bind(name: str, line: int) -> ast.stmt:
         value=ast.Constant(None, lineno=line),
         lineno=line,
     )
+
+
+def _sources(expr: ast.expr | None) -> list[str]:
+    """The names whose objects ``expr`` may evaluate to (part of): ``t`` for ``t``, ``t["a"]``
+    or ``t.x``; each name of ``[a, b]``; ``d`` for ``d.values()`` / ``d.items()``."""
+    if isinstance(expr, (ast.List, ast.Tuple)):
+        return [n for e in expr.elts for n in _sources(e)]
+    if (
+        isinstance(expr, ast.Call)
+        and isinstance(expr.func, ast.Attribute)
+        and not expr.args
+        and expr.func.attr in ("values", "items")
+    ):
+        expr = expr.func.value
+    if isinstance(expr, (ast.Name, ast.Attribute, ast.Subscript)):
+        root = _root_name(expr)
+        return [root.id] if root is not None else []
+    return []
 
 
 def _root_name(expr: ast.expr) -> ast.Name | None:

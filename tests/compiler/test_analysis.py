@@ -349,9 +349,56 @@ MATCH = [
 ]
 
 
+# changes in place through another name reach the value it came from (issue 9's patterns)
+IN_PLACE = [
+    case(
+        "loop variable over a list of names (Titanic)",
+        "for d in [train, test]:\n    d['age'] = 0",
+        {"train", "test"},
+        {"d", "train", "test"},
+    ),
+    case(
+        "loop variable over a container",
+        "for m in models:\n    m.fit(X)",
+        {"models", "X"},
+        {"m", "models"},
+    ),
+    case("a plain alias", "a = df\na['c'] = 3", {"df"}, {"a", "df"}),
+    case("an alias of an alias", "a = df\nb = a\nb.x = 1", {"df"}, {"a", "b", "df"}),
+    case(
+        "a part taken out of a container",
+        "rows = data['rows']\nrows.append(3)",
+        {"data"},
+        {"rows", "data"},
+    ),
+    case(
+        "out= writes into its array",
+        "import numpy as np\nnp.clip(x, 0, 1, out=x)",
+        {"x"},
+        {"np", "x"},
+        modules={"np"},
+    ),
+    case("shuffle writes into its argument", "rng.shuffle(arr)", {"rng", "arr"}, {"rng", "arr"}),
+    case(
+        "a shuffle by a module's function",
+        "import random\nrandom.shuffle(items)",
+        {"items"},
+        {"random", "items"},
+        modules={"random"},
+    ),
+    case("an alias rebound is no longer one", "a = df\na = {}\na['c'] = 3", {"df"}, {"a"}),
+    case(
+        "augmented assignment rebinds, whatever it came from", "n = count\nn += 1", {"count"}, {"n"}
+    ),
+    case(
+        "a read through an alias changes nothing", "a = df\nprint(a['c'])", {"df", "print"}, {"a"}
+    ),
+]
+
+
 @pytest.mark.parametrize(
     ("source", "reads", "writes", "deleted", "modules"),
-    ASSIGNMENT + DELETE + IMPORTS + DEFINITIONS + TARGETS + CALLS + COMPREHENSIONS
+    IN_PLACE + ASSIGNMENT + DELETE + IMPORTS + DEFINITIONS + TARGETS + CALLS + COMPREHENSIONS
     + ORDER_AND_BRANCHES + MATCH,
 )  # fmt: skip
 def test_reads_and_writes(
