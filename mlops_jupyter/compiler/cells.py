@@ -51,16 +51,28 @@ def analyze_cells(
         ) from None
 
 
-def _literal_type(value: Any) -> str | None:
+def literal_problem(value: Any) -> str | None:
+    """What keeps ``value`` out of the parameter types (``"a tuple"``, ``"a set"``, ``"a key that
+    is not a string (1)"``...), or None when it fits: int, float, str, bool, None, and lists and
+    dicts of those with string keys. The rule for a parameters cell and for ``-p`` alike."""
     kind = PARAMETER_TYPES.get(type(value))
+    if kind is None:
+        return f"a {type(value).__name__}"
     if kind == "list":
-        return "list" if all(_literal_type(v) for v in value) else None
+        return next((p for p in map(literal_problem, value) if p), None)
     if kind == "dict":
-        ok = all(isinstance(k, str) and _literal_type(v) for k, v in value.items())
-        return "dict" if ok else None
+        for key, item in value.items():
+            problem = None if isinstance(key, str) else f"a key that is not a string ({key!r})"
+            problem = problem or literal_problem(item)
+            if problem:
+                return problem
     if kind == "float" and not math.isfinite(value):
-        return None
-    return kind
+        return f"a number that is not finite ({value!r})"
+    return None
+
+
+def _literal_type(value: Any) -> str | None:
+    return None if literal_problem(value) else PARAMETER_TYPES[type(value)]
 
 
 def read_parameters(nb: Notebook, cell: Cell, found: dict[str, Parameter]) -> None:

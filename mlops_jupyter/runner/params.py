@@ -39,8 +39,13 @@ def _fail(name: str, kind: str, default: Any, value: Any, why: str = "") -> Mlop
     return MlopsError(
         f"parameter '{name}' expects {'an' if kind == 'int' else 'a'} {kind} (default {default!r}), "
         f"got {value!r}{why}.",
-        hint=f"Pass e.g. -p {name}={json.dumps(default) if kind in ('list', 'dict') else default!r}.",
+        hint=_example(name, kind, default),
     )
+
+
+def _example(name: str, kind: str, default: Any) -> str:
+    example = json.dumps(default) if kind in ("list", "dict") else repr(default)
+    return f"Pass e.g. -p {name}={example}."
 
 
 def coerce_value(name: str, spec: Mapping[str, Any], value: Any) -> Any:
@@ -84,11 +89,37 @@ def coerce_value(name: str, spec: Mapping[str, Any], value: Any) -> Any:
             value = float(value)
             if not math.isfinite(value):
                 raise _fail(name, kind, default, value, " (not a finite number)")
+    from ..compiler.cells import literal_problem
+
     try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError):
-        raise _fail(name, kind, default, value, " (not plain data)") from None
+        problem = literal_problem(value)
+    except RecursionError:
+        problem = "lists or dicts nested too deeply"
+    if problem:
+        # a tuple would reach the kernel as its text, and share a cache entry with a list
+        raise MlopsError(
+            f"parameter '{name}' expects {'an' if kind == 'int' else 'a'} {kind} (default "
+            f"{default!r}), got {value!r} (not plain data: it holds {problem}); parameters are "
+            "int, float, str, bool, list, dict or None (lists and dicts of those, dict keys "
+            "strings).",
+            hint=_write_instead(name, value, kind, default),
+        )
     return value
+
+
+def _write_instead(name: str, value: Any, kind: str, default: Any) -> str:
+    """``Write it as -p items=[1, [2, 3]] ...``: tuples and sets as lists, keys as strings."""
+
+    def as_list(item: Any) -> Any:
+        if isinstance(item, (set, frozenset)):
+            return sorted(item)
+        raise TypeError
+
+    try:
+        plain = json.dumps(value, allow_nan=False, default=as_list)
+    except (TypeError, ValueError, RecursionError):
+        return _example(name, kind, default)
+    return f"Write it as -p {name}={plain} (lists in [], dict keys in quotes)."
 
 
 def coerce(spec: Mapping[str, Mapping[str, Any]], given: Mapping[str, Any]) -> dict[str, Any]:

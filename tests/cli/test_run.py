@@ -329,6 +329,10 @@ BAD_INPUT = {
     "infinite float": (["-p", "lr=inf"], ["parameter 'lr'", "float", "finite"]),
     "bool parameter": (["-p", "flag=maybe"], ["parameter 'flag'", "bool"]),
     "list parameter": (["-p", "sizes=[1,"], ["parameter 'sizes'", "list"]),
+    "a tuple in a list parameter": (
+        ["-p", "sizes=[1, (2,3)]"],
+        ["parameter 'sizes'", "a tuple", "-p sizes=[1, [2, 3]]"],
+    ),
     "unknown parameter": (["-p", "epochs=3"], ["unknown parameter 'epochs'", "n (int)"]),
     "not NAME=VALUE": (["-p", "n"], ["NAME=VALUE"]),
     "no jobs": (["--jobs", "0"], ["--jobs"]),

@@ -167,3 +167,42 @@ def test_json_values_from_the_api_are_checked_not_converted(
 def test_a_float_from_the_api_must_be_finite() -> None:
     with pytest.raises(MlopsError, match="not a finite number"):
         coerce_value("lr", SPEC["lr"], math.inf)
+
+
+# A value the declared types cannot carry (issue 9): a tuple inside a list reached the kernel as
+# the text '(2, 3)' and shared a cache entry with [2, 3]. Refused, naming the parameter and what
+# to write instead.
+@pytest.mark.parametrize(
+    ("name", "text", "what", "write"),
+    [
+        ("sizes", "[1, (2,3)]", "a tuple", "-p sizes=[1, [2, 3]]"),
+        ("sizes", "[1, {2, 3}]", "a set", "-p sizes=[1, [2, 3]]"),
+        ("sizes", "[1, b'x']", "a bytes", None),
+        ("sizes", "[1, 2j]", "a complex", None),
+        ("opts", "{1: 'a'}", "a key that is not a string", '-p opts={"1": "a"}'),
+        ("opts", "{'a': (1, 2)}", "a tuple", '-p opts={"a": [1, 2]}'),
+        ("anything", "(1, 2)", "a tuple", "-p anything=[1, 2]"),
+        ("anything", "{1, 2}", "a set", "-p anything=[1, 2]"),
+    ],
+)
+def test_a_literal_the_declared_types_cannot_carry_is_refused(
+    name: str, text: str, what: str, write: str | None
+) -> None:
+    with pytest.raises(MlopsError) as caught:
+        coerce(SPEC, {name: text})
+    message = str(caught.value) + " " + (caught.value.hint or "")
+    assert f"parameter '{name}'" in message
+    assert what in message
+    assert "int, float, str, bool, list, dict or None" in message
+    if write:
+        assert write in message
+
+
+def test_a_tuple_is_never_the_same_parameter_as_a_list() -> None:
+    assert coerce_value("sizes", SPEC["sizes"], "[1, [2, 3]]") == [1, [2, 3]]
+    with pytest.raises(MlopsError):
+        coerce_value("sizes", SPEC["sizes"], "[1, (2, 3)]")
+    with pytest.raises(MlopsError):  # from the API too: a Python caller may pass a tuple
+        coerce_value("sizes", SPEC["sizes"], [1, (2, 3)])
+    with pytest.raises(MlopsError):
+        coerce_value("opts", SPEC["opts"], {"a": {1: 2}})
