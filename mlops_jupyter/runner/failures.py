@@ -36,15 +36,35 @@ def _running_cell(executed: Path) -> dict[str, Any] | None:
     return started[-1] if started else None
 
 
-def describe_stop(stage: str, notebook: str, executed: Path, exc: BaseException) -> str:
-    """``stage 'fit' failed at model.ipynb cell 4 (id x): CellTimeoutError: ...`` for a stage
-    that stopped without a cell error of its own."""
+def _where_it_stopped(notebook: str, executed: Path) -> str:
     origin = ((_running_cell(executed) or {}).get("metadata", {}).get("mlops", {})).get(
         "source_cell"
     )
-    where = f" at {notebook} cell {origin['index']} (id {origin['id']})" if origin else ""
+    return f" at {notebook} cell {origin['index']} (id {origin['id']})" if origin else ""
+
+
+def describe_stop(stage: str, notebook: str, executed: Path, exc: BaseException) -> str:
+    """``stage 'fit' failed at model.ipynb cell 4 (id x): CellTimeoutError: ...`` for a stage
+    that stopped without a cell error of its own."""
+    where = _where_it_stopped(notebook, executed)
     lines = strip_ansi(str(exc)).strip().splitlines()
-    return f"stage '{stage}' failed{where}: {type(exc).__name__}: {lines[0] if lines else ''}"
+    reason = f"{type(exc).__name__}: {lines[0] if lines else ''}"
+    if type(exc).__name__ == "DeadKernelError":  # os._exit, a crash, the OOM killer
+        return (
+            f"stage '{stage}' stopped before its last cell{where}: its kernel exited ({reason}; "
+            "os._exit, a crash or running out of memory)."
+        )
+    return f"stage '{stage}' failed{where}: {reason}"
+
+
+def describe_early_exit(stage: str, notebook: str, executed: Path) -> str:
+    """A stage whose execution reported no error but whose last cell (the one that hands its
+    values on) never ran: papermill stops quietly at ``sys.exit(0)`` / ``raise SystemExit``."""
+    return (
+        f"stage '{stage}' stopped before its last cell{_where_it_stopped(notebook, executed)} "
+        "(sys.exit or SystemExit), so it is not a result: remove the exit, or put what follows "
+        "it under an if."
+    )
 
 
 def describe(

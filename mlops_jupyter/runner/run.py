@@ -26,6 +26,7 @@ from ..store.environment import git_state, local_module_hashes, package_versions
 from .cache import stage_key, with_data
 from .executor import Executor, StageOutcome, StageTask
 from .executors import load_executor
+from .failures import describe_early_exit
 from .params import coerce
 from .plan import Plan, load_plan, select
 from .record import RunRecorder
@@ -343,6 +344,11 @@ class _Run:
             self.record.stage_reset(name, "a value it read was changed in place upstream")
             return
         manifest = outcome.manifest or {}
+        if outcome.ok and "outputs" not in manifest:  # its save cell, the last one, never ran
+            outcome.ok = False
+            outcome.error = describe_early_exit(
+                name, self.plan.notebook, self.run_dir / f"{name}.ipynb"
+            )
         changed = dict(manifest.get("changed") or {})
         outputs = {**manifest.get("outputs", {}), **(changed if outcome.ok else {})}
         missing = [v for v in stage.outputs if v not in outputs]

@@ -423,3 +423,33 @@ def test_the_run_folder_keeps_a_log_of_every_state_change(make_notebook: MakeNot
         ("b", "succeeded"),
     ]
     assert events[-1] == {**events[-1], "event": "end", "status": "succeeded"}
+
+
+@pytest.mark.parametrize(
+    "stop",
+    [
+        "import sys\nsys.exit(0)",
+        "import sys\nsys.exit()",
+        "raise SystemExit",
+        "import os\nos._exit(0)",
+    ],
+    ids=["sys.exit(0)", "sys.exit()", "raise SystemExit", "os._exit(0)"],
+)
+def test_a_stage_that_stops_before_its_last_cell_fails_and_is_not_cached(
+    make_notebook: MakeNotebook, stop: str
+) -> None:
+    # nothing downstream reads its values, so no missing output gives it away (issue 9)
+    nb = make_notebook(
+        [
+            (["stage:early"], f"x = 1\n{stop}\ny = 2"),
+            "print('the last cell')",
+            (["stage:other"], "z = 3"),
+        ]
+    )
+    for other in ("succeeded", "cached"):  # never cached itself: the rerun stops the same way
+        result = run(nb)
+        assert result["status"] == "failed"
+        assert statuses(result) == {"early": "failed", "other": other}
+        error = stage(result, "early")["error"]
+        assert "stage 'early' stopped before its last cell" in error, error
+        assert "nb.ipynb cell 1 (id c1)" in error, error
