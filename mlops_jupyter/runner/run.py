@@ -135,6 +135,7 @@ class _Run:
         self.extra_after: dict[str, set[str]] = {}
         self.stale: set[str] = set()  # running on a value that changed since: result discarded
         self.env: dict[str, Any] = {}  # captured when the run starts (package versions...)
+        self.notes: dict[str, str] = {}  # why a stage ran, recorded with its success
         self.run_id = ""
         self.run_dir = Path()
 
@@ -241,12 +242,17 @@ class _Run:
             key = with_data(base, self._current_data(base, name))
             hit = self.store.cache_get(key) if self._uses_cache(name) else None
             if hit is None and name not in self.selected and stage.options.get("cache") is False:
-                # an upstream of --stages/--from that never caches: reuse its latest outputs
-                last = self.store.last_outputs(self.plan.name, name)
-                hit = {"outputs": last, "metrics": {}} if last is not None else None
+                # an upstream of --stages/--from that never caches: what it handed on when it
+                # ran with this very key (code, parameters, inputs, environment), else it runs
+                hit = self.store.outputs_for_key(name, base, key)
+                if hit is None:
+                    self.notes[name] = (
+                        "ran again: cache:off, and no earlier run of it had this run's code, "
+                        "parameters, inputs and environment"
+                    )
             if hit is not None:
                 self.results[name] = hit
-                entry = self.store.cache_entry(key)
+                entry = hit if "run_id" in hit else self.store.cache_entry(key)
                 copied = self.record.copy_cached(entry, name)
                 self._finish(
                     name,
@@ -385,6 +391,7 @@ class _Run:
             outputs=outputs,
             metrics=metrics,
             notebook=executed,
+            error=self.notes.pop(name, None),
             **timing,
         )
         if changed:

@@ -366,11 +366,14 @@ class Store:
         if row is None:
             return None
         outputs = json.loads(row["outputs"])
-        from . import objects
-
-        if not all(objects.exists(self.objects, ref["hash"]) for ref in outputs.values()):
+        if not self._all_stored(outputs):
             return None  # an object was collected or lost: recompute rather than fail
         return {"outputs": outputs, "metrics": json.loads(row["metrics"] or "{}")}
+
+    def _all_stored(self, outputs: dict[str, Any]) -> bool:
+        from . import objects
+
+        return all(objects.exists(self.objects, ref["hash"]) for ref in outputs.values())
 
     def cache_put(
         self,
@@ -408,15 +411,28 @@ class Store:
         notebook = str(Path(row["run_dir"]) / f"{row['stage']}.ipynb") if row["run_dir"] else None
         return {"run_id": row["run_id"] or None, "notebook": notebook}
 
-    def last_outputs(self, pipeline: str, stage: str) -> dict[str, Any] | None:
-        """The newest successful outputs of a stage, for running a sub-graph."""
+    def outputs_for_key(self, stage: str, base_key: str, key: str) -> dict[str, Any] | None:
+        """The newest outputs a stage handed on under exactly this cache key (same code,
+        parameters, inputs, environment and tracked data), for a ``cache:off`` upstream of
+        ``--stages``/``--from``: ``{"outputs", "metrics": {}, "run_id", "notebook"}``, or None
+        (also when one of its values is no longer stored)."""
         row = self.db.execute(
-            "SELECT s.outputs FROM stage_runs s JOIN runs r ON r.id = s.run_id"
-            " WHERE r.pipeline = ? AND s.stage = ? AND s.status IN ('succeeded', 'cached')"
-            " AND s.outputs IS NOT NULL ORDER BY s.ended_at DESC LIMIT 1",
-            (pipeline, stage),
+            "SELECT run_id, outputs, notebook FROM stage_runs WHERE base_key = ? AND stage = ?"
+            " AND cache_key = ? AND status IN ('succeeded', 'cached') AND outputs IS NOT NULL"
+            " ORDER BY ended_at DESC LIMIT 1",
+            (base_key, stage, key),
         ).fetchone()
-        return json.loads(row["outputs"]) if row else None
+        if row is None:
+            return None
+        outputs = json.loads(row["outputs"])
+        if not self._all_stored(outputs):
+            return None
+        return {
+            "outputs": outputs,
+            "metrics": {},
+            "run_id": row["run_id"],
+            "notebook": row["notebook"],
+        }
 
     # -- reading
 

@@ -453,3 +453,39 @@ def test_a_stage_that_stops_before_its_last_cell_fails_and_is_not_cached(
         error = stage(result, "early")["error"]
         assert "stage 'early' stopped before its last cell" in error, error
         assert "nb.ipynb cell 1 (id c1)" in error, error
+
+
+def test_stages_after_a_cache_off_upstream_take_only_its_outputs_for_this_very_key(
+    make_notebook: MakeNotebook, tmp_path: Path
+) -> None:
+    # two notebooks of one name (one pipeline name) in two folders, with other code: `--stages`
+    # in one must never hand it the other's values (issue 9: it took the newest run of any
+    # notebook with the pipeline's name)
+    def notebook(folder: str, start: int) -> Path:
+        return make_notebook(
+            [
+                (["parameters"], "n = 1"),
+                (["stage:fresh", "cache:off"], f"x = {start} + n"),
+                (["stage:use"], "y = x * 10"),
+                (["metrics"], "y"),
+            ],
+            name=f"{folder}/nb.ipynb",
+        )
+
+    one, two = notebook("one", 0), notebook("two", 100)
+    first = run(one)
+    assert first["metrics"] == {"y": 10.0}
+    assert run(two)["metrics"] == {"y": 1010.0}  # the newest run of pipeline 'nb'
+
+    only = run(one, stages=["use"], no_cache=True)
+    assert statuses(only) == {"fresh": "cached", "use": "succeeded"}
+    assert only["metrics"] == {"y": 10.0}
+    # the reused upstream points at the run that computed it
+    assert stage(only, "fresh")["notebook"] == stage(first, "fresh")["notebook"]
+
+    # other parameters: no run of `fresh` with this key, so it runs again, and says so
+    again = run(one, stages=["use"], no_cache=True, parameters={"n": "2"})
+    assert statuses(again) == {"fresh": "succeeded", "use": "succeeded"}
+    assert again["metrics"] == {"y": 20.0}
+    assert "ran again" in stage(again, "fresh")["error"]
+    assert stage(again, "use")["error"] is None

@@ -343,18 +343,36 @@ def test_a_cache_entry_whose_object_is_gone_is_a_miss(store: Store) -> None:
     assert store.cache_get("k") is None
 
 
-def test_last_outputs_are_the_newest_successful_ones_of_that_pipeline(store: Store) -> None:
-    assert store.last_outputs("demo", "a") is None
-    for status, key, ended in [
-        ("succeeded", "old", 1.0),
-        ("cached", "new", 2.0),
-        ("failed", "broken", 3.0),
+def test_outputs_for_a_key_come_only_from_an_execution_under_that_very_key(store: Store) -> None:
+    stored = {name: objects.put(store.objects, name.encode()) for name in ("old", "new", "gone")}
+    assert store.outputs_for_key("a", "base", "key") is None
+    for status, base, key, value, ended in [
+        ("succeeded", "base", "key", "old", 1.0),
+        ("cached", "base", "key", "new", 2.0),
+        ("failed", "base", "key", "broken", 3.0),
+        ("succeeded", "base", "other data", "theirs", 4.0),  # same base, other tracked files
+        ("succeeded", "other", "key", "theirs", 5.0),
     ]:
         run_id = start(store)
-        store.update_stage(run_id, "a", status=status, ended_at=ended, outputs={"x": ref(key)})
-    other = start(store, pipeline="other")
-    store.update_stage(other, "a", status="succeeded", ended_at=9.0, outputs={"x": ref("theirs")})
-    assert store.last_outputs("demo", "a") == {"x": ref("new")}
+        store.update_stage(
+            run_id,
+            "a",
+            status=status,
+            ended_at=ended,
+            base_key=base,
+            cache_key=key,
+            notebook=f"/runs/{value}/a.ipynb",
+            outputs={"x": ref(stored.get(value, value))},
+        )
+    found = store.outputs_for_key("a", "base", "key")
+    assert found is not None
+    assert found["outputs"] == {"x": ref(stored["new"])}
+    assert found["notebook"] == "/runs/new/a.ipynb" and found["run_id"]
+    assert store.outputs_for_key("b", "base", "key") is None
+
+    # a value collected since is no answer: the stage runs instead
+    objects.object_path(store.objects, stored["new"]).unlink()
+    assert store.outputs_for_key("a", "base", "key") is None
 
 
 # -- gc
