@@ -3,6 +3,8 @@
 key = hash(stage code and setup, the parameter values it reads, the content hashes of its
 inputs, local modules it imports, Python and the versions of the packages it imports). Inputs
 enter by *content*, so a stage whose upstream reran but produced equal values is still a hit.
+A local module's hash (``store.environment.local_module_hashes``) covers, by content, every file
+it can import from outside site-packages, transitively, and the package versions those import.
 
 Data a stage reads from files enters too (``with_data``): the files and folders it tracked
 (``mlops.track_data``) the last time it ran with this same base key, at their current hashes. A

@@ -103,6 +103,11 @@ def _serve() -> None:
 
 
 def main() -> None:
+    # `python -m` put the runner's working folder first on sys.path, and every kernel forked
+    # from here would import from it: drop it, as ipykernel_launcher does (IPython then adds
+    # the kernel's own folder, the notebook's, before site-packages)
+    if sys.path and sys.path[0] in ("", os.getcwd()):
+        del sys.path[0]
     # the point of this process: import the kernel once, fork it many times
     for module in ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell"):
         __import__(module)

@@ -71,7 +71,7 @@ def prepare(target: str | Path) -> Target:
 
 def environment(plan: Plan, home: Path) -> dict[str, Any]:
     imports = sorted({name.split(".")[0] for stage in plan.stages for name in stage.imports})
-    local = local_module_hashes(imports, plan.workdir)
+    local = local_module_hashes(imports, plan.workdir, home / "cache")
     packages = package_versions([n for n in imports if n not in local], home / "cache")
     return {
         "python": python_version(),

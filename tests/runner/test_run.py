@@ -482,6 +482,9 @@ def test_stages_after_a_cache_off_upstream_take_only_its_outputs_for_this_very_k
     assert only["metrics"] == {"y": 10.0}
     # the reused upstream points at the run that computed it
     assert stage(only, "fresh")["notebook"] == stage(first, "fresh")["notebook"]
+    from_use = run(one, from_stage="use", no_cache=True)
+    assert statuses(from_use) == {"fresh": "cached", "use": "succeeded"}
+    assert from_use["metrics"] == {"y": 10.0}
 
     # other parameters: no run of `fresh` with this key, so it runs again, and says so
     again = run(one, stages=["use"], no_cache=True, parameters={"n": "2"})
@@ -489,3 +492,50 @@ def test_stages_after_a_cache_off_upstream_take_only_its_outputs_for_this_very_k
     assert again["metrics"] == {"y": 20.0}
     assert "ran again" in stage(again, "fresh")["error"]
     assert stage(again, "use")["error"] is None
+
+
+# -- the cache key covers the code a stage imports (issue 9)
+
+
+def test_editing_a_local_module_two_imports_away_reruns_the_stage(
+    make_notebook: MakeNotebook, tmp_path: Path
+) -> None:
+    (tmp_path / "helpers.py").write_text("from deep import VALUE\n\ndef f():\n    return VALUE\n")
+    nb = make_notebook([(["stage:a"], "import helpers\nv = helpers.f()"), (["metrics"], "v")])
+    assert_an_edit_reruns(nb, tmp_path / "deep.py", "v")
+
+
+def assert_an_edit_reruns(nb: Path, module: Path, metric: str) -> None:
+    """``module`` holding ``VALUE = 1``: cached while unchanged, run again once edited."""
+    module.write_text("VALUE = 1\n")
+    assert run(nb)["metrics"] == {metric: 1.0}
+    assert statuses(run(nb)) == {"a": "cached"}
+    module.write_text("VALUE = 333\n")  # another size: the kernel's bytecode cache sees it too
+    again = run(nb)
+    assert statuses(again) == {"a": "succeeded"}
+    assert again["metrics"] == {metric: 333.0}
+
+
+def test_editing_a_module_on_pythonpath_reruns_the_stage(
+    make_notebook: MakeNotebook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    monkeypatch.setenv("PYTHONPATH", str(shared))
+    nb = make_notebook([(["stage:a"], "import common\nk = common.VALUE"), (["metrics"], "k")])
+    assert_an_edit_reruns(nb, shared / "common.py", "k")
+
+
+def test_a_stage_kernel_does_not_import_from_the_folder_mlops_was_started_in(
+    make_notebook: MakeNotebook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # as in Jupyter: the kernel finds modules in the notebook's folder, PYTHONPATH and
+    # site-packages; a module beside the shell that started `mlops run` is none of those
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "onlyhere.py").write_text("X = 1\n")
+    monkeypatch.chdir(elsewhere)
+    nb = make_notebook([(["stage:a"], "import onlyhere\nx = onlyhere.X")], name="nb/nb.ipynb")
+    result = run(nb)
+    assert statuses(result) == {"a": "failed"}
+    assert "ModuleNotFoundError" in stage(result, "a")["error"]
