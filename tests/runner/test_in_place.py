@@ -150,8 +150,9 @@ def test_a_later_stage_that_already_ran_on_the_old_value_runs_again(
     # once `change` reports the change, `use` runs again with the new one
     nb = make_notebook(
         [
-            (["stage:load"], "import time\nrows = [1]"),
-            (["stage:change"], "time.sleep(1.5)\nr = rows\nr.append(2)"),
+            (["setup"], "import time\n\ndef grow(items):\n    items.append(2)"),
+            (["stage:load"], "rows = [1]"),
+            (["stage:change"], "time.sleep(1.5)\ngrow(rows)"),
             (["stage:use"], "n = len(rows)"),
             (["metrics"], "n"),
         ]

@@ -70,12 +70,12 @@ def test_a_parameter_reaches_both_sides(make_notebook: MakeNotebook, home: Path)
 
 
 def test_a_change_the_pipeline_misses_is_named(make_notebook: MakeNotebook, home: Path) -> None:
-    # a value made by setup (which every stage runs anew) changed through an alias: each stage
-    # kernel starts from setup's value, the notebook's kernel carries the change on
+    # a value made by setup (which every stage runs anew) changed by a setup function: each
+    # stage kernel starts from setup's value, the notebook's kernel carries the change on
     nb = make_notebook(
         [
-            (["setup"], "config = {'scale': 1}"),
-            (["stage:tune"], "c = config\nc['scale'] = 10"),
+            (["setup"], "config = {'scale': 1}\n\ndef boost():\n    config['scale'] = 10"),
+            (["stage:tune"], "boost()"),
             (["stage:report"], "total = 3 * config['scale']\nprint(total)"),
             (["metrics"], "total"),
         ]
