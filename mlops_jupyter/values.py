@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import io
 import json
+import os
 import pickle
 import sys
 import types
@@ -228,10 +229,127 @@ def _pickled(value: Any) -> bytes:
 
 
 def _enter(ctx: Mapping[str, Any]) -> None:
-    """``mlops.log_metric`` and friends in this stage now write into this run and stage."""
+    """``mlops.log_metric`` and friends in this stage now write into this run and stage; the
+    files it opens from here on are recorded (see ``_audit``)."""
     from .tracking import runtime as tracking
 
     tracking.enter_stage(ctx)
+    _watch_files(ctx)
+
+
+# -- files the stage opens: reads join its cache key, writes are kept and restored on a hit.
+# An audit hook (PEP 578) sees every ``open`` from Python code and from libraries that open
+# through Python (pandas' CSV reader, numpy, pickle, json...); C++ readers that open files
+# themselves (pyarrow's Parquet/Feather/ORC on a path) are not seen: ``mlops.track_data`` is the
+# explicit way for them.
+
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+_root = ""  # the working folder, ending in "/": only files below it are recorded
+_skip: tuple[str, ...] = ()  # prefixes below it that never count (the store, a venv...)
+_reads: dict[str, None] | None = None  # None: not recording (no run context, or saved already)
+_writes: dict[str, None] = {}
+_hooked = False
+
+
+def _watch_files(ctx: Mapping[str, Any]) -> None:
+    global _root, _skip, _reads, _hooked
+    if _reads is not None:
+        return  # start, then load_inputs: one stage, one record
+    root = os.path.join(os.path.realpath(ctx.get("workdir") or os.getcwd()), "")
+    skip = set()
+    import sysconfig
+    import tempfile
+
+    places = [ctx.get("home"), ctx.get("objects"), sys.prefix, sys.base_prefix, sys.exec_prefix]
+    places += [p for p in sysconfig.get_paths().values()]
+    temp = os.path.realpath(tempfile.gettempdir())
+    if not root.startswith(os.path.join(temp, "")):  # a project under /tmp is still a project
+        places.append(temp)
+    for place in places:
+        if place:
+            for form in {os.path.abspath(place), os.path.realpath(place)}:
+                skip.add(os.path.join(form, ""))
+    _root, _skip = root, tuple(sorted(skip))
+    _writes.clear()
+    _reads = {}
+    if not _hooked:
+        sys.addaudithook(_audit)
+        _hooked = True
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    """Runs on every audited event in this process: bail out fast."""
+    if _reads is None or (event != "open" and event != "os.rename"):
+        return
+    if event == "os.rename":  # write_atomic's temp file -> its real name
+        source, target = _place(args[0]), _place(args[1])
+        if source is not None and source in _writes and target is not None:
+            _writes[target] = None
+        return
+    path = _place(args[0])
+    if path is None:
+        return
+    mode, flags = args[1], args[2]
+    if mode is None:  # os.open: only flags
+        write = bool(flags & _WRITE_FLAGS)
+    else:
+        write = "w" in mode or "a" in mode or "x" in mode or "+" in mode
+    if write:
+        _writes[path] = None
+    elif path not in _writes:  # a file the stage wrote first is its output, not an input
+        _reads[path] = None
+
+
+def _place(path: Any) -> str | None:
+    """The absolute path of an opened file if it is one to record, else None."""
+    if type(path) is not str:
+        if isinstance(path, int):
+            return None  # an open file descriptor
+        try:
+            path = os.fsdecode(path)
+        except TypeError:
+            return None
+    if not path.startswith("/"):
+        path = os.path.join(os.getcwd(), path)
+    path = os.path.normpath(path)
+    if not path.startswith(_root) or path.startswith(_skip):
+        return None
+    folder = path[len(_root) - 1 : path.rfind("/") + 1]  # "/a/b/" of "<root>/a/b/f.csv"
+    if "/." in folder or "/__pycache__/" in folder:  # .git, .ipynb_checkpoints, bytecode...
+        return None
+    return str(path)
+
+
+def _files(ctx: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"read": {path: blake3}, "written": {path: {"hash", "object", "size"}}}`` of what this
+    stage opened. A file it read and then wrote (appended to, rewrote) reads ``rewritten``: no
+    hash matches that, so such a stage never comes from the cache (running it again would see
+    its own output)."""
+    global _reads
+    reads, writes = _reads or {}, dict(_writes)
+    _reads = None  # stop recording: what follows is this function's own reading
+    from .store.hashing import hash_file
+
+    read: dict[str, str] = {}
+    for path in reads:
+        if path in writes:
+            read[path] = "rewritten"
+        elif os.path.isfile(path):
+            try:
+                read[path] = hash_file(path)
+            except OSError:
+                pass
+    written: dict[str, Any] = {}
+    for path in writes:
+        if os.path.isfile(path):  # not a temp file renamed or removed since, not a folder
+            key, size = objects.put_file(ctx["objects"], path)
+            written[path] = {"hash": hash_file(path), "object": key, "size": size}
+    found: dict[str, Any] = {}
+    if read:
+        found["read"] = read
+    if written:
+        found["written"] = written
+    return found
 
 
 def start(ctx: Mapping[str, Any] | None) -> None:
@@ -339,6 +457,9 @@ def save_outputs(
     manifest: dict[str, Any] = {"stage": stage, "outputs": outputs, "metrics": recorded}
     if changed:
         manifest["changed"] = changed
+    files = _files(ctx)
+    if files:
+        manifest["files"] = files
     write_atomic(ctx["manifest"], json.dumps(manifest, sort_keys=True))
     return manifest
 

@@ -97,8 +97,10 @@ class RunRecorder:
         started: float | None = None,
         ended: float | None = None,
         attempts: int = 0,
+        files: dict[str, Any] | None = None,
     ) -> None:
-        """A stage reached its end state; ``metrics`` are the ones its metrics cell named."""
+        """A stage reached its end state; ``metrics`` are the ones its metrics cell named,
+        ``files`` what it opened (``{"read": {path: hash}, "written": {path: {...}}}``)."""
         ended = ended or time.time()
         started = started or ended
         fields: dict[str, Any] = {
@@ -117,6 +119,8 @@ class RunRecorder:
             fields["outputs"] = outputs
         if notebook:
             fields["notebook"] = notebook
+        if files:
+            fields["files"] = files
         self.store.update_stage(self._id, name, **fields)
         if metrics:
             self.store.add_metrics(self._id, name, [(k, None, v) for k, v in metrics.items()])

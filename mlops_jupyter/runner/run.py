@@ -241,6 +241,8 @@ class _Run:
             base = stage_key(stage, self.values, inputs, self.env)
             key = with_data(base, self._current_data(base, name))
             hit = self.store.cache_get(key) if self._uses_cache(name) else None
+            if hit is not None and not self._restore_files(name, hit.get("files") or {}):
+                hit = None  # a file it wrote is gone from the store too: it runs again
             if hit is None and name not in self.selected and stage.options.get("cache") is False:
                 # an upstream of --stages/--from that never caches: what it handed on when it
                 # ran with this very key (code, parameters, inputs, environment), else it runs
@@ -261,6 +263,7 @@ class _Run:
                     base_key=base,
                     outputs=hit["outputs"],
                     notebook=entry["notebook"] if entry else None,
+                    files=hit.get("files") or None,
                     metrics=None if copied else hit["metrics"],
                 )
                 # values it changed in place when it ran travel in its entry beside its outputs
@@ -286,6 +289,27 @@ class _Run:
             except OSError as exc:
                 found[path] = f"unreadable: {exc.strerror}"
         return found
+
+    def _restore_files(self, name: str, files: dict[str, Any]) -> bool:
+        """Before a cache hit counts: each file the stage wrote when it ran is there with that
+        content, or is put back from the object store (written whole or not at all). False when
+        one cannot be restored: the stage must run again."""
+        from ..files import write_atomic
+        from ..store import objects
+        from ..store.hashing import check
+
+        for path, ref in (files.get("written") or {}).items():
+            try:
+                if check(path, self.store).hash == ref["hash"]:
+                    continue
+            except OSError:
+                pass  # missing (deleted, or a folder now): restore it
+            try:
+                write_atomic(path, objects.get(self.store.objects, ref["object"]))
+            except OSError:
+                return False
+            self.record.emit("restored", stage=name, path=path)
+        return True
 
     def _submit(self, name: str, base: str, key: str, inputs: dict[str, Any]) -> None:
         stage = self.plan.stage(name)
@@ -314,6 +338,7 @@ class _Run:
             "watch": self._watch(name),
             "notebook": self.plan.notebook,
             "origins": {v: stage.why[v] for v in stage.outputs if v in stage.why},
+            "workdir": str(self.plan.workdir),  # files opened below it are recorded
         }
         task = StageTask(
             stage=name,
@@ -343,7 +368,8 @@ class _Run:
     def _outcome(self, name: str, base: str, outcome: StageOutcome) -> None:
         stage = self.plan.stage(name)
         # the key this execution is stored under: its base plus the data it tracked just now
-        key = with_data(base, self.record.tracked_now(name))
+        files = (outcome.manifest or {}).get("files") or {}
+        key = with_data(base, {**files.get("read", {}), **self.record.tracked_now(name)})
         if name in self.stale:  # it ran on a value a stage before it has changed since
             self.stale.discard(name)
             self.status[name] = StageStatus.PENDING
@@ -382,7 +408,7 @@ class _Run:
         metrics = manifest.get("metrics", {})
         self.results[name] = {"outputs": outputs, "metrics": metrics}
         if stage.options.get("cache") is not False:
-            self.store.cache_put(key, self.plan.name, name, outputs, metrics, self.run_id)
+            self.store.cache_put(key, self.plan.name, name, outputs, metrics, self.run_id, files)
         self._finish(
             name,
             StageStatus.SUCCEEDED,
@@ -392,6 +418,7 @@ class _Run:
             metrics=metrics,
             notebook=executed,
             error=self.notes.pop(name, None),
+            files=files or None,
             **timing,
         )
         if changed:

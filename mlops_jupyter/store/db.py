@@ -146,8 +146,9 @@ class Store:
         return run_id, run_dir
 
     def update_stage(self, run_id: str, stage: str, **fields: Any) -> None:
-        if "outputs" in fields and not isinstance(fields["outputs"], (str, type(None))):
-            fields["outputs"] = json.dumps(fields["outputs"], sort_keys=True)
+        for name in ("outputs", "files"):
+            if name in fields and not isinstance(fields[name], (str, type(None))):
+                fields[name] = json.dumps(fields[name], sort_keys=True)
         columns = ", ".join(f"{k} = ?" for k in fields)
         with self.transaction() as db:
             db.execute(
@@ -295,15 +296,17 @@ class Store:
 
     def last_tracked(self, base_key: str, stage: str) -> dict[str, str]:
         """``{path: kind}`` of the files and folders a stage tracked in its newest successful
-        execution with this base cache key (same code, parameters and inputs)."""
+        execution with this base cache key (same code, parameters and inputs), and of the files
+        it opened for reading there (kind ``file``; they are not data versions)."""
         row = self.db.execute(
-            "SELECT run_id FROM stage_runs WHERE base_key = ? AND stage = ? AND status = 'succeeded'"
-            " ORDER BY ended_at DESC LIMIT 1",
+            "SELECT run_id, files FROM stage_runs WHERE base_key = ? AND stage = ?"
+            " AND status = 'succeeded' ORDER BY ended_at DESC LIMIT 1",
             (base_key, stage),
         ).fetchone()
         if row is None:
             return {}
-        return self.tracked_files(row["run_id"], stage)
+        found = dict.fromkeys(json.loads(row["files"] or "{}").get("read", {}), "file")
+        return {**found, **self.tracked_files(row["run_id"], stage)}
 
     def tracked_files(self, run_id: str, stage: str | None) -> dict[str, str]:
         """``{path: kind}`` of the files and folders tracked in one run (and stage)."""
@@ -362,15 +365,22 @@ class Store:
     # -- cache
 
     def cache_get(self, key: str) -> dict[str, Any] | None:
-        row = self.db.execute("SELECT outputs, metrics FROM cache WHERE key = ?", (key,)).fetchone()
+        """``{"outputs", "metrics", "files"}`` of an entry whose values and written files are
+        all still in the object store, else None."""
+        row = self.db.execute(
+            "SELECT outputs, metrics, files FROM cache WHERE key = ?", (key,)
+        ).fetchone()
         if row is None:
             return None
         outputs = json.loads(row["outputs"])
-        if not self._all_stored(outputs):
+        files = json.loads(row["files"] or "{}")
+        written = [{"hash": ref["object"]} for ref in files.get("written", {}).values()]
+        if not self._all_stored(outputs) or not self._all_stored(dict(enumerate(written))):
             return None  # an object was collected or lost: recompute rather than fail
-        return {"outputs": outputs, "metrics": json.loads(row["metrics"] or "{}")}
+        found = {"outputs": outputs, "metrics": json.loads(row["metrics"] or "{}")}
+        return {**found, "files": files} if files else found
 
-    def _all_stored(self, outputs: dict[str, Any]) -> bool:
+    def _all_stored(self, outputs: dict[Any, Any]) -> bool:
         from . import objects
 
         return all(objects.exists(self.objects, ref["hash"]) for ref in outputs.values())
@@ -383,10 +393,13 @@ class Store:
         outputs: dict[str, Any],
         metrics: dict[str, float],
         run_id: str,
+        files: dict[str, Any] | None = None,
     ) -> None:
         with self.transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO cache VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO cache"
+                " (key, pipeline, stage, outputs, metrics, run_id, created_at, files)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     key,
                     pipeline,
@@ -395,6 +408,7 @@ class Store:
                     json.dumps(metrics, sort_keys=True),
                     run_id,
                     time.time(),
+                    json.dumps(files, sort_keys=True) if files else None,
                 ),
             )
 
@@ -514,6 +528,7 @@ class Store:
                     "error": s["error"],
                     "cache_key": s["cache_key"],
                     "attempts": s["attempts"],
+                    "files": _file_lists(s["files"]),
                 }
             )
         environment = json.loads(row["environment"] or "{}")
@@ -619,8 +634,20 @@ class Store:
         ):
             if text:
                 keys.update(ref["hash"] for ref in json.loads(text).values())
+        for (text,) in self.db.execute(  # files stages wrote: what a cache hit restores
+            "SELECT files FROM cache WHERE files IS NOT NULL UNION ALL"
+            " SELECT files FROM stage_runs WHERE files IS NOT NULL"
+        ):
+            written = json.loads(text).get("written", {})
+            keys.update(ref["object"] for ref in written.values())
         keys.update(h for (h,) in self.db.execute("SELECT hash FROM artifacts") if h)
         return keys
+
+
+def _file_lists(text: str | None) -> dict[str, list[str]]:
+    """``{"read": [...], "written": [...]}``: the paths a stage opened (``mlops show``)."""
+    files = json.loads(text or "{}")
+    return {"read": sorted(files.get("read", {})), "written": sorted(files.get("written", {}))}
 
 
 def _iso(stamp: float | None) -> str | None:

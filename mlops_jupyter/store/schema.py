@@ -62,6 +62,14 @@ MIGRATIONS: list[str] = [
     CREATE INDEX data_versions_run ON data_versions (run_id, stage);
     CREATE INDEX artifacts_run ON artifacts (run_id, stage);
     """,
+    # 3: files a stage opened (values.py's audit hook), as JSON {"read": {path: hash},
+    # "written": {path: {"hash", "object", "size"}}}: on stage_runs, so the next lookup adds the
+    # read files' hashes to the key (last_tracked) and `mlops show` lists them; on cache, so a
+    # hit restores the written ones.
+    """
+    ALTER TABLE stage_runs ADD COLUMN files TEXT;
+    ALTER TABLE cache ADD COLUMN files TEXT;
+    """,
 ]
 
 

@@ -1,0 +1,221 @@
+"""Files a stage opens take part in the cache, with nothing declared: a file it read is in its
+key by content (an edit reruns it and what depends on it, even with the mtime put back), a file
+it wrote is kept in the object store and put back on a cache hit. Real kernels, real SQLite."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlops_jupyter import api
+from mlops_jupyter.store import objects
+from mlops_jupyter.store.db import Store
+
+Make = Callable[..., Path]
+
+
+def statuses(run: dict[str, Any]) -> dict[str, str]:
+    return {s["name"]: s["status"] for s in run["stages"]}
+
+
+def stage(run: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(s for s in run["stages"] if s["name"] == name)
+
+
+@pytest.fixture
+def project(home: Path, make_notebook: Make, tmp_path: Path) -> Path:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "raw.csv").write_text("x\n1\n2\n3\n")
+    make_notebook(
+        [
+            (
+                ["stage:load"],
+                "total = sum(int(v) for v in open('data/raw.csv').read().split()[1:])",
+            ),
+            (["stage:double"], "doubled = total * 2"),
+            (
+                ["stage:write"],
+                "with open('out.txt', 'w') as f:\n    f.write(f'{doubled}\\n')\n"
+                "check = open('out.txt').read()",  # written first: an output, not an input
+            ),
+            (["stage:other"], "z = 5"),
+        ]
+    )
+    return tmp_path
+
+
+def run(project: Path, **options: Any) -> dict[str, Any]:
+    return api.run(project / "nb.ipynb", **options)
+
+
+def test_files_read_and_written_are_recorded(project: Path) -> None:
+    first = run(project)
+    assert set(statuses(first).values()) == {"succeeded"}
+    raw, out = str(project / "data" / "raw.csv"), str(project / "out.txt")
+    assert stage(first, "load")["files"] == {"read": [raw], "written": []}
+    assert stage(first, "write")["files"] == {"read": [], "written": [out]}
+    assert stage(first, "other")["files"] == {"read": [], "written": []}
+    assert set(statuses(run(project)).values()) == {"cached"}  # nothing changed
+    assert api.data() == [] or all(v["path"] != raw for v in api.data())  # not a data version
+
+
+def test_editing_a_file_read_reruns_its_stage_and_downstream(project: Path) -> None:
+    run(project)
+    (project / "data" / "raw.csv").write_text("x\n1\n2\n4\n")
+    edited = run(project)
+    assert statuses(edited) == {
+        "load": "succeeded",
+        "double": "succeeded",
+        "write": "succeeded",
+        "other": "cached",
+    }
+    assert (project / "out.txt").read_text() == "14\n"
+    assert set(statuses(run(project)).values()) == {"cached"}
+
+
+def test_an_edit_with_its_mtime_put_back_is_seen(project: Path) -> None:
+    raw = project / "data" / "raw.csv"
+    old = raw.stat().st_mtime_ns - 60 * 10**9  # not racily clean: the stat cache trusts it
+    os.utime(raw, ns=(old, old))
+    run(project)
+    assert set(statuses(run(project)).values()) == {"cached"}
+    with Store(project / "home") as store:  # the hash now comes from the stat cache
+        assert store.stat_get(str(raw)) is not None
+    before = raw.stat()
+    raw.write_text("x\n1\n2\n9\n")  # same size
+    os.utime(raw, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert statuses(run(project))["load"] == "succeeded"
+    assert (project / "out.txt").read_text() == "24\n"
+
+
+def test_a_deleted_output_file_is_restored_on_a_hit(project: Path) -> None:
+    run(project)
+    (project / "out.txt").unlink()
+    again = run(project)
+    assert set(statuses(again).values()) == {"cached"}
+    assert (project / "out.txt").read_text() == "12\n"
+    (project / "out.txt").write_text("changed by hand\n")
+    assert set(statuses(run(project)).values()) == {"cached"}
+    assert (project / "out.txt").read_text() == "12\n"  # what running the stage would write
+
+
+def test_an_output_whose_object_is_gone_reruns_its_stage(project: Path, home: Path) -> None:
+    first = run(project)
+    (project / "out.txt").unlink()
+
+    with Store(home) as store:
+        files = store.db.execute(
+            "SELECT files FROM stage_runs WHERE run_id = ? AND stage = 'write'", (first["run_id"],)
+        ).fetchone()[0]
+        import json
+
+        ref = json.loads(files)["written"][str(project / "out.txt")]
+        objects.object_path(store.objects, ref["object"]).unlink()
+    again = run(project)
+    assert statuses(again)["write"] == "succeeded"
+    assert statuses(again)["load"] == "cached"
+    assert (project / "out.txt").read_text() == "12\n"
+
+
+def test_a_stage_reading_nothing_keeps_its_key(project: Path) -> None:
+    from mlops_jupyter.runner.cache import with_data
+
+    first = run(project)
+    other = stage(first, "other")
+    assert with_data("base", {}) == "base"
+    with_files = stage(first, "load")["cache_key"]
+    assert other["cache_key"] != with_files
+    (project / "data" / "raw.csv").write_text("x\n5\n")
+    assert stage(run(project), "other")["cache_key"] == other["cache_key"]
+
+
+def test_the_store_and_the_environment_are_never_recorded(
+    home: Path, make_notebook: Make, tmp_path: Path
+) -> None:
+    make_notebook(
+        [
+            (
+                ["stage:look"],
+                "import os, sys, glob\n"
+                f"open({str(home / 'mine.txt')!r}, 'w').write('x')\n"
+                "n = len(open(os.__file__).read())\n"
+                "open('.hidden/cache.bin', 'wb').write(b'1') if os.path.isdir('.hidden') else None\n"
+                "import json\nopen('seen.json', 'w').write(json.dumps(n))",
+            )
+        ]
+    )
+    (tmp_path / ".hidden").mkdir()
+    files = stage(api.run(tmp_path / "nb.ipynb"), "look")["files"]
+    assert files == {"read": [], "written": [str(tmp_path / "seen.json")]}
+    assert not any(sys.prefix in p for p in files["read"] + files["written"])
+
+
+def test_a_file_read_then_rewritten_never_comes_from_the_cache(
+    home: Path, make_notebook: Make, tmp_path: Path
+) -> None:
+    (tmp_path / "log.txt").write_text("")
+    make_notebook(
+        [(["stage:append"], "lines = open('log.txt').read()\nopen('log.txt', 'a').write('x\\n')")]
+    )
+    api.run(tmp_path / "nb.ipynb")
+    assert statuses(api.run(tmp_path / "nb.ipynb")) == {"append": "succeeded"}
+    assert (tmp_path / "log.txt").read_text() == "x\nx\n"  # as the notebook run twice
+
+
+def test_cache_off_wins(home: Path, make_notebook: Make, tmp_path: Path) -> None:
+    (tmp_path / "in.txt").write_text("1")
+    make_notebook([(["stage:s", "cache:off"], "v = open('in.txt').read()")])
+    api.run(tmp_path / "nb.ipynb")
+    again = api.run(tmp_path / "nb.ipynb")
+    assert statuses(again) == {"s": "succeeded"}
+    assert stage(again, "s")["files"]["read"] == [str(tmp_path / "in.txt")]
+
+
+# -- the store's side (schema 3)
+
+
+@pytest.fixture
+def store(home: Path) -> Iterator[Store]:
+    with Store(home) as opened:
+        yield opened
+
+
+def test_a_cache_entry_keeps_the_files_its_stage_wrote(store: Store, tmp_path: Path) -> None:
+    source = tmp_path / "out.txt"
+    source.write_text("made")
+    key, size = objects.put_file(store.objects, source)
+    files = {"written": {str(source): {"hash": "h", "object": key, "size": size}}}
+    store.cache_put("k", "demo", "a", {}, {}, "run-1", files)
+    assert store.cache_get("k") == {"outputs": {}, "metrics": {}, "files": files}
+    assert key in store.referenced_objects()  # gc keeps what a hit restores
+    objects.object_path(store.objects, key).unlink()
+    assert store.cache_get("k") is None  # it cannot be restored: the stage runs again
+
+
+def test_files_read_in_the_last_execution_join_its_tracked_data(store: Store) -> None:
+    run_id, _ = store.start_run(
+        pipeline="p",
+        version="v",
+        notebook=None,
+        compiled="c",
+        parameters={},
+        stages=["s"],
+        environment={},
+        origin="cli",
+    )
+    store.update_stage(
+        run_id,
+        "s",
+        status="succeeded",
+        base_key="b",
+        ended_at=1.0,
+        files={"read": {"/p/in.csv": "h"}},
+    )
+    assert store.last_tracked("b", "s") == {"/p/in.csv": "file"}
+    assert store.data_versions(run_id=run_id) == []  # not a data version
+    assert store.get_run(run_id)["stages"][0]["files"] == {"read": ["/p/in.csv"], "written": []}
