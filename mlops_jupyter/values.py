@@ -343,7 +343,8 @@ def _files(ctx: Mapping[str, Any]) -> dict[str, Any]:
     for path in writes:
         if os.path.isfile(path):  # not a temp file renamed or removed since, not a folder
             key, size = objects.put_file(ctx["objects"], path)
-            written[path] = {"hash": hash_file(path), "object": key, "size": size}
+            mode = os.stat(path).st_mode & 0o7777  # a restored copy gets the same permissions
+            written[path] = {"hash": hash_file(path), "object": key, "size": size, "mode": mode}
     found: dict[str, Any] = {}
     if read:
         found["read"] = read

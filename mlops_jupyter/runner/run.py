@@ -306,6 +306,8 @@ class _Run:
                 pass  # missing (deleted, or a folder now): restore it
             try:
                 write_atomic(path, objects.get(self.store.objects, ref["object"]))
+                if "mode" in ref:
+                    os.chmod(path, ref["mode"])
             except OSError:
                 return False
             self.record.emit("restored", stage=name, path=path)

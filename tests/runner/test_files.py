@@ -95,10 +95,12 @@ def test_an_edit_with_its_mtime_put_back_is_seen(project: Path) -> None:
 
 def test_a_deleted_output_file_is_restored_on_a_hit(project: Path) -> None:
     run(project)
+    mode = (project / "out.txt").stat().st_mode
     (project / "out.txt").unlink()
     again = run(project)
     assert set(statuses(again).values()) == {"cached"}
     assert (project / "out.txt").read_text() == "12\n"
+    assert (project / "out.txt").stat().st_mode == mode
     (project / "out.txt").write_text("changed by hand\n")
     assert set(statuses(run(project)).values()) == {"cached"}
     assert (project / "out.txt").read_text() == "12\n"  # what running the stage would write
