@@ -8,7 +8,15 @@
  * Pure: no JupyterLab imports.
  */
 
-import { ICellTags, Role, TagError, hasKaleTags, parseCellTags } from './tags';
+import {
+  ICellTags,
+  Role,
+  TagError,
+  hasKaleTags,
+  noTags,
+  parseCellTags,
+  pyStrip
+} from './tags';
 
 /** The stage of code cells above the first stage tag (and of an untagged notebook). */
 export const DEFAULT_STAGE = 'main';
@@ -36,6 +44,11 @@ export interface ICellStage {
   hint: string | null;
   /** The parse of the cell's own tags (null when they do not parse). */
   tags: ICellTags | null;
+  /**
+   * This untagged cell continues the stage (or role) above past cells left out just above it
+   * (skip cells, papermill's replaced injected-parameters cell): `mlops explain` notes it too.
+   */
+  continues: boolean;
 }
 
 export interface INotebookStages {
@@ -72,25 +85,24 @@ export function assignStages(cells: readonly ICellInput[]): INotebookStages {
     tags ? tags.kale : hasKaleTags(cells[i].tags)
   );
 
+  // papermill replaces its injected-parameters cell when it parameterizes a notebook: with a
+  // parameters cell it is left out (-p and the defaults stand), without one it declares them
+  const declared = parsed.some(
+    ({ tags }) => tags !== null && tags.role === 'parameters' && !tags.injected
+  );
+
   const stages: string[] = [];
   const firstCell: { [stage: string]: number } = {};
   let current: string | null = null;
-  let previousRole: Role | null = null;
+  let previousRole: Role | null = null; // the last cell that counts for Kale's continuation
+  let gap = false; // the code cell just above was left out
   let errors = 0;
 
   for (const { i, tags: own, error } of parsed) {
     const index = i + 1;
+    const above = gap;
+    gap = false;
     let tags = own;
-    if (
-      kale &&
-      (tags === null || !tags.tagged) &&
-      previousRole !== null &&
-      previousRole !== 'code'
-    ) {
-      // Kale: an untagged cell continues the role of the cell above
-      tags = { ...emptyTags(), role: previousRole, tagged: true, kale: true };
-    }
-    previousRole = tags ? tags.role : 'code';
     const info: ICellStage = {
       index,
       role: tags ? tags.role : 'code',
@@ -99,9 +111,33 @@ export function assignStages(cells: readonly ICellInput[]): INotebookStages {
       resumes: false,
       error: error ? error.message : null,
       hint: error ? error.hint : null,
-      tags: own
+      tags: own,
+      continues: false
     };
     result[i] = info;
+    if (tags?.injected) {
+      if (declared) {
+        info.role = 'skip'; // left out
+        gap = true;
+      }
+      continue; // never continued: it is not the author's cell
+    }
+    if (
+      kale &&
+      (tags === null || !tags.tagged) &&
+      previousRole !== null &&
+      previousRole !== 'code'
+    ) {
+      // Kale: an untagged cell continues the role of the cell above (skips aside)
+      tags = { ...noTags(), role: previousRole, tagged: true, kale: true };
+      info.role = previousRole;
+      info.continues = above;
+    }
+    if (!tags || tags.role !== 'skip') {
+      previousRole = tags ? tags.role : 'code';
+    } else if (tags.stage !== null) {
+      previousRole = null; // a skipped cell that starts a stage (our dialect) ends any role
+    }
     if (
       info.role === 'parameters' ||
       info.role === 'setup' ||
@@ -125,12 +161,23 @@ export function assignStages(cells: readonly ICellInput[]): INotebookStages {
       current = name;
     } else if (current === null) {
       if (info.role === 'skip' && !(tags && (tags.after.length || hasOptions(tags)))) {
+        gap = true;
+        continue;
+      }
+      if (!tags?.tagged && onlyFaceMagics(cells[i].source)) {
+        info.role = 'skip'; // it drives the pipeline: no part of it
+        gap = true;
         continue;
       }
       current = DEFAULT_STAGE;
       firstCell[current] = index;
       stages.push(current);
       info.starts = true;
+    } else if (info.role !== 'skip' && !tags?.tagged) {
+      info.continues = above;
+    }
+    if (info.role === 'skip') {
+      gap = true;
     }
     info.stage = current;
   }
@@ -161,19 +208,13 @@ function hasOptions(tags: ICellTags): boolean {
   return tags.cache !== null || tags.retries !== null || tags.timeout !== null;
 }
 
-function emptyTags(): ICellTags {
-  return {
-    role: 'code',
-    stage: null,
-    dialect: null,
-    after: [],
-    cache: null,
-    retries: null,
-    timeout: null,
-    magic: false,
-    tagged: false,
-    kale: false
-  };
+// `%mlops run`, `compile`, `explain`... and `%load_ext mlops_jupyter` (compiler/stages.py)
+const FACE_MAGIC =
+  /^([ \t]*)(?:%mlops(?:[ \t]+(?!log\b)\S.*)?|%load_ext[ \t]+mlops_jupyter)[ \t]*$/gm;
+
+/** A cell like `%load_ext mlops_jupyter` or `%mlops run`: it drives the pipeline. */
+function onlyFaceMagics(source: string): boolean {
+  return source.includes('%') && pyStrip(source.replace(FACE_MAGIC, '')) === '';
 }
 
 /**

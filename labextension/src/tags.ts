@@ -23,8 +23,11 @@ export const ROLE_TAGS: { readonly [tag: string]: Role } = {
   functions: 'setup', // Kale
   metrics: 'metrics',
   'pipeline-metrics': 'metrics', // Kale
-  skip: 'skip'
+  skip: 'skip',
+  // papermill's: the cell it left from its last run (see parseCellTags and stages.ts)
+  'injected-parameters': 'parameters'
 };
+export const INJECTED_TAG = 'injected-parameters';
 
 export const STAGE_PREFIXES: ReadonlyArray<[string, Dialect]> = [
   ['stage:', 'stage'],
@@ -40,6 +43,18 @@ export const KALE_TAGS: ReadonlySet<string> = new Set([
   'pipeline-metrics'
 ]);
 export const KALE_PREFIXES = ['block:', 'step:', 'prev:'];
+/**
+ * Kale's tag language (its nbprocessor's _TAGS_LANGUAGE, minus the limit:/annotation:/label:
+ * tags we ignore): a cell tagged only in it is read as Kale reads it (see parseCellTags).
+ */
+const KALE_SPECIAL: ReadonlySet<string> = new Set([
+  'skip',
+  'imports',
+  'functions',
+  'pipeline-parameters',
+  'pipeline-metrics'
+]);
+const OPTION_PREFIXES = ['cache:', 'retries:', 'timeout:'];
 export const AFTER_PREFIXES = ['after:', 'prev:'];
 export const MAGIC_PREFIX = '%%mlops';
 
@@ -70,6 +85,8 @@ export interface ICellTags {
   tagged: boolean;
   /** Carries a tag only Kale's dialect uses. */
   kale: boolean;
+  /** papermill's `injected-parameters` cell. */
+  injected: boolean;
 }
 
 // Python's str.strip()/str.split() whitespace, so both parsers cut words at the same places.
@@ -160,6 +177,45 @@ function parseCache(value: string): boolean {
     throw new TagError(`'cache:${value}' must be 'cache:off' (or 'cache:on').`);
   }
   return value === 'on';
+}
+
+const LIST = /[:;,]/;
+
+/** The stage a `prev:`/`after:`/`block:`/`step:` tag names; a list gets what to write. */
+function oneName(tag: string, prefix: string): string {
+  const value = tag.slice(prefix.length);
+  const names = value.split(LIST).filter(n => n);
+  if (names.length > 1 && names.every(n => STAGE_NAME.test(n))) {
+    const old = KALE_PREFIXES.includes(prefix) ? ' (an old Kale form)' : '';
+    if (STAGE_PREFIXES.some(([p]) => p === prefix)) {
+      const every = old ? 'functions' : 'setup';
+      throw new TagError(
+        `${pyRepr(tag)} puts the cell in several stages${old}; a cell belongs to one stage.`,
+        `Tag it ${pyRepr(prefix + names[0])} and give each other stage its own copy of ` +
+          `the code, or make it a '${every}' cell if every stage needs it.`
+      );
+    }
+    throw new TagError(
+      `${pyRepr(tag)} names several stages in one tag${old}.`,
+      'Write one tag per stage: ' + names.map(n => pyRepr(prefix + n)).join(', ') + '.'
+    );
+  }
+  return checkStageName(value);
+}
+
+/** A tag this language reads (anything else is kept and ignored). */
+function isKnownTag(tag: string): boolean {
+  return (
+    Object.prototype.hasOwnProperty.call(ROLE_TAGS, tag) ||
+    [...STAGE_PREFIXES.map(([p]) => p), ...AFTER_PREFIXES, ...OPTION_PREFIXES].some(p =>
+      tag.startsWith(p)
+    )
+  );
+}
+
+/** A tag of Kale's language (`skip` is both Kale's and ours). */
+function isKaleLanguage(tag: string): boolean {
+  return KALE_SPECIAL.has(tag) || KALE_PREFIXES.some(p => tag.startsWith(p));
 }
 
 export interface IMagicLine {
@@ -286,8 +342,24 @@ export function parseCellTags(tags: readonly string[], source = ''): ICellTags {
     dialect = dialect ?? how;
   };
 
-  for (const raw of tags) {
-    const tag = pyStrip(raw);
+  const stripped = tags.map(pyStrip);
+  const kale = hasKaleTags(tags);
+  const known = stripped.filter(isKnownTag);
+  if (
+    known.length > 0 &&
+    known.every(isKaleLanguage) &&
+    !isMagicLine(firstLine(source))
+  ) {
+    // Kale's rule (nbprocessor.parse_cell_metadata): the first of its special tags decides the
+    // cell, and its block:/step:/prev: tags are then ignored -- a skipped cell starts no step,
+    // an imports cell joins no step.
+    const special = stripped.find(t => KALE_SPECIAL.has(t));
+    if (special !== undefined) {
+      return { ...noTags(), role: ROLE_TAGS[special], tagged: true, kale };
+    }
+  }
+
+  for (const tag of stripped) {
     if (Object.prototype.hasOwnProperty.call(ROLE_TAGS, tag)) {
       roles.add(ROLE_TAGS[tag]);
       continue;
@@ -297,11 +369,11 @@ export function parseCellTags(tags: readonly string[], source = ''): ICellTags {
       const [p, how] = prefix;
       const name = tag.slice(p.length);
       if (p === 'stage:' || name) {
-        setStage(name, how);
+        setStage(oneName(tag, p), how);
       }
       // else: Kale's UI leaves an empty 'block:' behind, which Kale reads as no tag
     } else if (AFTER_PREFIXES.some(p => tag.startsWith(p))) {
-      const name = checkStageName(tag.slice(tag.indexOf(':') + 1));
+      const name = oneName(tag, tag.slice(0, tag.indexOf(':') + 1));
       if (!after.includes(name)) {
         after.push(name);
       }
@@ -333,7 +405,7 @@ export function parseCellTags(tags: readonly string[], source = ''): ICellTags {
     }
   }
 
-  const known = roles.size > 0 || stage !== null || after.length > 0 || opts.size > 0;
+  const tagged = roles.size > 0 || stage !== null || after.length > 0 || opts.size > 0;
   let role: Role = 'code';
   if (roles.has('skip')) {
     role = 'skip'; // skip wins so a cell can be switched off without losing its other tags
@@ -365,7 +437,25 @@ export function parseCellTags(tags: readonly string[], source = ''): ICellTags {
     retries: get<number>('retries'),
     timeout: get<number>('timeout'),
     magic,
-    tagged: known,
-    kale: hasKaleTags(tags)
+    tagged,
+    kale,
+    injected: stripped.includes(INJECTED_TAG)
+  };
+}
+
+/** The parse of a cell with no tags. */
+export function noTags(): ICellTags {
+  return {
+    role: 'code',
+    stage: null,
+    dialect: null,
+    after: [],
+    cache: null,
+    retries: null,
+    timeout: null,
+    magic: false,
+    tagged: false,
+    kale: false,
+    injected: false
   };
 }

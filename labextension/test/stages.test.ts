@@ -88,6 +88,54 @@ describe('tests/cases/stages.json (shared with tests/test_stages_table.py)', () 
     assert.match(found.cells[1]!.error!, /retries:many/);
     assert.equal(found.cells[2]!.stage, 'b');
   });
+
+  it('marks the cells that continue a stage or a role past cells left out', () => {
+    const found = assignStages([
+      { type: 'code', tags: ['imports'], source: 'import math' },
+      { type: 'code', tags: ['skip'], source: 'math.pi' },
+      { type: 'code', tags: [], source: 'import json' },
+      { type: 'code', tags: ['block:a'], source: 'x = 1' },
+      { type: 'code', tags: ['skip'], source: 'print(x)' },
+      { type: 'markdown', tags: [], source: 'notes' },
+      { type: 'code', tags: ['skip'], source: 'print(x)' },
+      { type: 'code', tags: [], source: 'y = x' },
+      { type: 'code', tags: [], source: 'z = y' }
+    ]);
+    assert.deepEqual(
+      found.cells.map(c => c && [c.role, c.stage, c.continues]),
+      [
+        ['setup', null, false],
+        ['skip', null, false],
+        ['setup', null, true],
+        ['code', 'a', false],
+        ['skip', 'a', false],
+        null,
+        ['skip', 'a', false],
+        ['code', 'a', true],
+        ['code', 'a', false]
+      ]
+    );
+  });
+
+  it("leaves out papermill's injected cell and cells that only drive the pipeline", () => {
+    const found = assignStages([
+      { type: 'code', tags: [], source: '%load_ext mlops_jupyter' },
+      { type: 'code', tags: ['parameters'], source: "msg = 'Hi'" },
+      { type: 'code', tags: ['injected-parameters'], source: "msg = 'Hello'" },
+      { type: 'code', tags: [], source: 'print(msg)' }
+    ]);
+    assert.deepEqual(
+      found.cells.map(c => [c!.role, c!.stage]),
+      [
+        ['skip', null],
+        ['parameters', null],
+        ['skip', null],
+        ['code', 'main']
+      ]
+    );
+    assert.equal(found.cells[2]!.tags!.injected, true);
+    assert.equal(found.firstCell.main, 4);
+  });
 });
 
 describe('stage colours', () => {

@@ -20,7 +20,7 @@ from .analysis import Flow, Use
 from .cells import analyze_cells, metric_names, parse_cell, read_parameters
 from .model import SCHEMA_VERSION, CodeCell, Parameter, Pipeline, Stage
 from .notebook import Cell, Notebook
-from .stages import StageDraft, assign_stages, cell_error, code_cell, strip_magic
+from .stages import CellNote, StageDraft, assign_stages, cell_error, code_cell, strip_magic
 
 # Names a kernel provides without any stage defining them.
 _PROVIDED = frozenset(dir(builtins)) | {"get_ipython", "display", "In", "Out", "exit", "quit"}
@@ -71,7 +71,7 @@ class _StageWork:
 
 def build_pipeline(nb: Notebook) -> Pipeline:
     """Turn a parsed notebook into a validated :class:`Pipeline` (pure: no I/O)."""
-    drafts, param_cells, setup_cells, metric_cells = assign_stages(nb)
+    drafts, param_cells, setup_cells, metric_cells, notes = assign_stages(nb)
     parameters: dict[str, Parameter] = {}
     for cell in param_cells:
         read_parameters(nb, cell, parameters)
@@ -80,7 +80,8 @@ def build_pipeline(nb: Notebook) -> Pipeline:
     _check_after(nb, drafts)
     work = _analyze_stages(nb, drafts, setup_flow)
     warnings = _resolve(nb, work, parameters, setup_flow)
-    _own_metrics(nb, work, metric_cells)
+    warnings += _replaced_injections(nb, notes, work, parameters, setup_flow)
+    _own_metrics(nb, work, metric_cells, parameters)
     _link(nb, work)
     stages = [w.stage() for w in work]
     if not stages:
@@ -98,6 +99,16 @@ def build_pipeline(nb: Notebook) -> Pipeline:
         stages=tuple(stages),
         kernelspec=_kernelspec(nb.metadata),
         warnings=tuple(warnings),
+        notes=tuple(
+            {
+                "cell": n.cell.index,
+                "id": n.cell.id,
+                "kind": n.kind,
+                "stage": n.stage,
+                "text": n.text,
+            }
+            for n in notes
+        ),
     )
 
 
@@ -186,18 +197,21 @@ def _take_input(nb: Notebook, stage: _StageWork, producer: _StageWork, name: str
         producer.outputs.append(name)
 
 
-def _own_metrics(nb: Notebook, work: list[_StageWork], metric_cells: list[Cell]) -> None:
-    """Each metric belongs to the last stage before the metrics cell that writes it."""
+def _own_metrics(
+    nb: Notebook, work: list[_StageWork], metric_cells: list[Cell], parameters: dict[str, Parameter]
+) -> None:
+    """Each metric belongs to the last stage before the metrics cell that writes it.
+
+    A metric no stage writes may name a pipeline parameter (Kale allows it): it records the
+    parameter's value in this run, from the last stage above the cell that reads it (else the
+    last stage above it, else the first stage), which then takes the parameter.
+    """
     for cell in metric_cells:
+        above = [w for w in work if w.draft.first.index < cell.index]
         for name, line in metric_names(nb, cell):
-            owner = next(
-                (
-                    w
-                    for w in reversed(work)
-                    if w.draft.first.index < cell.index and name in w.flow.writes
-                ),
-                None,
-            )
+            owner = next((w for w in reversed(above) if name in w.flow.writes), None)
+            if owner is None and name in parameters:
+                owner = _parameter_metric_owner(nb, cell, line, parameters[name], above, work)
             if owner is None:
                 raise cell_error(
                     nb,
@@ -208,6 +222,62 @@ def _own_metrics(nb: Notebook, work: list[_StageWork], metric_cells: list[Cell])
                 )
             if name not in owner.metrics:
                 owner.metrics.append(name)
+
+
+def _parameter_metric_owner(
+    nb: Notebook,
+    cell: Cell,
+    line: int,
+    parameter: Parameter,
+    above: list[_StageWork],
+    work: list[_StageWork],
+) -> _StageWork | None:
+    if parameter.type not in ("int", "float", "bool"):
+        raise cell_error(
+            nb,
+            cell,
+            f"metric '{parameter.name}' is a {parameter.type} parameter; a metric is a number.",
+            "List only numeric parameters here, or record the text with mlops.log_param.",
+            line=line,
+        )
+    owner = next((w for w in reversed(above) if parameter.name in w.parameters), None)
+    owner = owner or (above[-1] if above else work[0] if work else None)
+    if owner is not None and parameter.name not in owner.parameters:
+        owner.parameters.append(parameter.name)
+    return owner
+
+
+def _replaced_injections(
+    nb: Notebook,
+    notes: list[CellNote],
+    work: list[_StageWork],
+    parameters: dict[str, Parameter],
+    setup_flow: Flow,
+) -> list[str]:
+    """Warn about names only a dropped injected-parameters cell assigned that a stage reads."""
+    dropped = [n.cell for n in notes if n.kind == "injected"]
+    warnings = []
+    for cell in dropped:
+        try:
+            tree = parse_cell(nb, cell, cell.source)
+        except CompileError:
+            continue  # it does not run: its syntax is no error of the pipeline
+        assigned = {
+            t.id
+            for stmt in tree.body
+            if isinstance(stmt, ast.Assign)
+            for t in stmt.targets
+            if isinstance(t, ast.Name)
+        }
+        for name in sorted(assigned - set(parameters) - set(setup_flow.writes)):
+            reader = next((w for w in work if name in w.flow.reads), None)
+            if reader is not None and not any(name in w.flow.writes for w in work):
+                warnings.append(
+                    f"stage '{reader.name}' reads '{name}', which only papermill's "
+                    f"injected-parameters cell (cell {cell.index}, left out) assigns: declare it "
+                    "in the parameters cell."
+                )
+    return warnings
 
 
 def _link(nb: Notebook, work: list[_StageWork]) -> None:

@@ -92,6 +92,9 @@ class Pipeline:
     stages: tuple[Stage, ...]
     kernelspec: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    # cells that run differently from how they look (left out, or continuing a stage past cells
+    # left out): {"cell", "id", "kind", "stage", "text"}; for `mlops explain`, not pipeline.json
+    notes: tuple[dict[str, Any], ...] = ()
 
     def stage(self, name: str) -> Stage:
         for stage in self.stages:
@@ -117,4 +120,5 @@ class Pipeline:
                 for p in self.parameters.values()
             },
             "warnings": list(self.warnings),
+            "notes": [dict(note) for note in self.notes],
         }

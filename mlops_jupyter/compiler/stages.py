@@ -44,21 +44,52 @@ def _cell_tags(nb: Notebook, cell: Cell) -> T.CellTags:
         raise cell_error(nb, cell, exc.message, exc.hint) from None
 
 
-def assign_stages(nb: Notebook) -> tuple[list[StageDraft], list[Cell], list[Cell], list[Cell]]:
-    """Walk the cells once: stage drafts in notebook order, and parameters/setup/metrics cells."""
+@dataclass(frozen=True)
+class CellNote:
+    """A cell that runs differently from how it looks: left out, or continuing a stage past a gap."""
+
+    cell: Cell
+    kind: str  # left out: "skip", "injected", "drives"; else "declares", "continues", "main"
+    text: str
+    stage: str | None = None  # the stage the cell runs in, for "continues" and "main"
+
+
+def assign_stages(
+    nb: Notebook,
+) -> tuple[list[StageDraft], list[Cell], list[Cell], list[Cell], list[CellNote]]:
+    """Walk the cells once: stage drafts in notebook order, parameters/setup/metrics cells, notes."""
     drafts: dict[str, StageDraft] = {}
     params: list[Cell] = []
     setup: list[Cell] = []
     metrics: list[Cell] = []
+    notes: list[CellNote] = []
     current: StageDraft | None = None
     tagged = [(cell, _cell_tags(nb, cell)) for cell in nb.cells if cell.cell_type == "code"]
     kale = any(tags.kale for _, tags in tagged)
-    previous: T.CellTags | None = None
+    # papermill replaces its injected-parameters cell when it parameterizes a notebook: with a
+    # parameters cell it is dropped (-p and the defaults stand), without one it declares them
+    declared = any(t.role == T.PARAMETERS and not t.injected for _, t in tagged)
+    previous: T.CellTags | None = None  # the last cell that counts for Kale's continuation
+    gap: tuple[Cell, Cell] | None = None  # the run of cells left out just above, if any
     for cell, tags in tagged:
-        if kale and not tags.tagged and previous is not None and previous.role != T.CODE:
-            # Kale: an untagged cell continues the role of the cell above
+        above, gap = gap, None
+        if tags.injected:
+            if declared:
+                notes.append(CellNote(cell, "injected", _INJECTED_DROPPED))
+                gap = _left_out(above, cell)
+                continue
+            notes.append(CellNote(cell, "declares", _INJECTED_DECLARES))
+            params.append(cell)
+            continue  # never continued: it is not the author's cell
+        if kale and not tags.tagged and previous is not None and previous.role in _CONTINUED:
+            # Kale: an untagged cell continues the role of the cell above (skips aside)
             tags = T.CellTags(role=previous.role, tagged=True, kale=True)
-        previous = tags
+            if above is not None:
+                notes.append(CellNote(cell, "continues", _continues(tags.role, above)))
+        if tags.role != T.SKIP:
+            previous = tags
+        elif tags.stage is not None:
+            previous = None  # a skipped cell that starts a stage (our dialect) ends any role
         if tags.role == T.PARAMETERS:
             params.append(cell)
             continue
@@ -85,10 +116,19 @@ def assign_stages(nb: Notebook) -> tuple[list[StageDraft], list[Cell], list[Cell
                 )
         elif current is None:
             if tags.role == T.SKIP and not (tags.after or tags.options()):
+                notes.append(CellNote(cell, "skip", "tagged skip"))
+                gap = _left_out(above, cell)
                 continue
             if not tags.tagged and _only_face_magics(cell.source):
+                notes.append(CellNote(cell, "drives", _DRIVES))
+                gap = _left_out(above, cell)
                 continue
             current = drafts[DEFAULT_STAGE] = StageDraft(DEFAULT_STAGE, cell)
+            if kale:
+                notes.append(CellNote(cell, "main", _KALE_MAIN, DEFAULT_STAGE))
+        elif tags.role != T.SKIP and not tags.tagged and above is not None:
+            note = _continues(current.name, above)
+            notes.append(CellNote(cell, "continues", note, current.name))
         for name in tags.after:
             current.after.setdefault(name, cell)
         for key, value in tags.options().items():
@@ -104,7 +144,40 @@ def assign_stages(nb: Notebook) -> tuple[list[StageDraft], list[Cell], list[Cell
             current.magic_cells.add(cell.index)
         if tags.role != T.SKIP:
             current.cells.append(cell)
-    return list(drafts.values()), params, setup, metrics
+        else:
+            notes.append(CellNote(cell, "skip", "tagged skip"))
+            gap = _left_out(above, cell)
+    return list(drafts.values()), params, setup, metrics, notes
+
+
+_CONTINUED = (T.PARAMETERS, T.SETUP, T.METRICS)
+_ROLE_NAMES = {T.PARAMETERS: "the parameters", T.SETUP: "the setup", T.METRICS: "the metrics"}
+_INJECTED_DROPPED = (
+    "papermill's injected-parameters cell, left from an earlier run: left out, as papermill "
+    "replaces it (-p values and the parameters cell's defaults stand instead)"
+)
+_INJECTED_DECLARES = (
+    "papermill's injected-parameters cell declares the parameters (the notebook has no "
+    "parameters cell): its values are the defaults, -p overrides them"
+)
+_DRIVES = "only drives the pipeline (%mlops / %load_ext lines)"
+_KALE_MAIN = (
+    "above the first block: runs as stage 'main' (Kale leaves untagged cells above its first "
+    "step out; the notebook run top to bottom runs them)"
+)
+
+
+def _left_out(gap: tuple[Cell, Cell] | None, cell: Cell) -> tuple[Cell, Cell]:
+    """The run of left-out cells, ``cell`` added."""
+    return (gap[0] if gap else cell, cell)
+
+
+def _continues(what: str, gap: tuple[Cell, Cell]) -> str:
+    role = _ROLE_NAMES.get(what)
+    target = f"{role} cells" if role else f"stage '{what}'"
+    first, last = gap
+    cells = f"cell {first.index}" if first is last else f"cells {first.index}-{last.index}"
+    return f"continues {target} past left-out {cells}"
 
 
 def strip_magic(source: str) -> tuple[str, int]:

@@ -26,12 +26,18 @@ _ROLE_TAGS = {
     "metrics": METRICS,
     "pipeline-metrics": METRICS,  # Kale
     "skip": SKIP,
+    # papermill's: the cell it left from its last run (see parse_cell_tags and compiler.stages)
+    "injected-parameters": PARAMETERS,
 }
+INJECTED_TAG = "injected-parameters"
 _STAGE_PREFIXES = {"stage:": "stage", "block:": "kale", "step:": "kale"}
 # Tags only Kale writes: a notebook with any of them follows Kale's rule that an untagged cell
 # takes the tags of the cell before it (ours: only the stage carries over).
 KALE_TAGS = frozenset({"imports", "functions", "pipeline-parameters", "pipeline-metrics"})
 KALE_PREFIXES = ("block:", "step:", "prev:")
+# Kale's tag language (its nbprocessor's _TAGS_LANGUAGE, minus the limit:/annotation:/label: tags
+# we ignore): a cell tagged only in it is read as Kale reads it (see parse_cell_tags).
+_KALE_SPECIAL = ("skip", "imports", "functions", "pipeline-parameters", "pipeline-metrics")
 _AFTER_PREFIXES = ("after:", "prev:")
 MAGIC_PREFIX = "%%mlops"
 
@@ -57,6 +63,7 @@ class CellTags:
     magic: bool = False  # the first source line is a ``%%mlops stage`` line (stripped on compile)
     tagged: bool = False  # carries any tag this language knows (else it continues the cell above)
     kale: bool = False  # carries a tag only Kale's dialect uses
+    injected: bool = False  # papermill's ``injected-parameters`` cell
 
     def options(self) -> dict[str, object]:
         found: dict[str, object] = {}
@@ -99,6 +106,29 @@ def _cache(value: str) -> bool:
     if value not in ("on", "off"):
         raise TagError(f"'cache:{value}' must be 'cache:off' (or 'cache:on').")
     return value == "on"
+
+
+_LIST = re.compile(r"[:;,]")
+
+
+def _one_name(tag: str, prefix: str) -> str:
+    """The stage a ``prev:``/``after:``/``block:``/``step:`` tag names; a list gets what to write."""
+    value = tag[len(prefix) :]
+    names = [n for n in _LIST.split(value) if n]
+    if len(names) > 1 and all(STAGE_NAME.match(n) for n in names):
+        old = " (an old Kale form)" if prefix in KALE_PREFIXES else ""
+        if prefix in _STAGE_PREFIXES:
+            every = "functions" if old else "setup"
+            raise TagError(
+                f"{tag!r} puts the cell in several stages{old}; a cell belongs to one stage.",
+                hint=f"Tag it {prefix + names[0]!r} and give each other stage its own copy of "
+                f"the code, or make it a '{every}' cell if every stage needs it.",
+            )
+        raise TagError(
+            f"{tag!r} names several stages in one tag{old}.",
+            hint="Write one tag per stage: " + ", ".join(repr(prefix + n) for n in names) + ".",
+        )
+    return check_stage_name(value)
 
 
 def parse_magic_line(line: str) -> dict[str, object]:
@@ -161,18 +191,28 @@ def parse_cell_tags(tags: Sequence[str], source: str = "") -> CellTags:
             )
         stage, dialect = name, dialect or how
 
-    for raw in tags:
-        tag = raw.strip()
+    stripped = [raw.strip() for raw in tags]
+    kale = any(t in KALE_TAGS or t.startswith(KALE_PREFIXES) for t in stripped)
+    known_tags = [t for t in stripped if _known(t)]
+    if known_tags and all(_kale_tag(t) for t in known_tags) and not _is_magic(source):
+        # Kale's rule (nbprocessor.parse_cell_metadata): the first of its special tags decides
+        # the cell, and its block:/step:/prev: tags are then ignored -- a skipped cell starts no
+        # step, an imports cell joins no step.
+        special = next((t for t in stripped if t in _KALE_SPECIAL), None)
+        if special is not None:
+            return CellTags(role=_ROLE_TAGS[special], tagged=True, kale=kale)
+
+    for tag in stripped:
         if tag in _ROLE_TAGS:
             roles.add(_ROLE_TAGS[tag])
             continue
         prefix = next((p for p in _STAGE_PREFIXES if tag.startswith(p)), None)
         if prefix == "stage:" or (prefix and tag[len(prefix) :]):
-            set_stage(tag[len(prefix) :], _STAGE_PREFIXES[prefix])
+            set_stage(_one_name(tag, prefix), _STAGE_PREFIXES[prefix])
         elif prefix:
             continue  # Kale's UI leaves an empty 'block:' behind: Kale reads it as no tag
         elif tag.startswith(_AFTER_PREFIXES):
-            name = check_stage_name(tag.split(":", 1)[1])
+            name = _one_name(tag, tag[: tag.index(":") + 1])
             if name not in after:
                 after.append(name)
         elif tag.startswith("cache:"):
@@ -183,12 +223,8 @@ def parse_cell_tags(tags: Sequence[str], source: str = "") -> CellTags:
             set_opt("timeout", _timeout(tag[8:]), tag)
         # anything else (Kale's limit:, annotations, user tags) is kept and ignored
 
-    first_line = source.lstrip("\n").split("\n", 1)[0]
-    magic = first_line.startswith(MAGIC_PREFIX) and first_line[len(MAGIC_PREFIX) :][:1] in (
-        " ",
-        "\t",
-        "",
-    )
+    first_line = _first_line(source)
+    magic = _is_magic(source)
     if magic:
         found = parse_magic_line(first_line)
         set_stage(str(found["stage"]), "magic")
@@ -215,7 +251,6 @@ def parse_cell_tags(tags: Sequence[str], source: str = "") -> CellTags:
             f"a {role} cell cannot also carry stage, after: or option tags.",
             hint=f"Move the stage tags to the next code cell, or remove the '{role}' tag.",
         )
-    kale = any(t.strip() in KALE_TAGS or t.strip().startswith(KALE_PREFIXES) for t in tags)
     return CellTags(
         tagged=known,
         kale=kale,
@@ -227,4 +262,29 @@ def parse_cell_tags(tags: Sequence[str], source: str = "") -> CellTags:
         retries=opts.get("retries"),  # type: ignore[arg-type]
         timeout=opts.get("timeout"),  # type: ignore[arg-type]
         magic=magic,
+        injected=INJECTED_TAG in stripped,
     )
+
+
+def _first_line(source: str) -> str:
+    return source.lstrip("\n").split("\n", 1)[0]
+
+
+def _is_magic(source: str) -> bool:
+    line = _first_line(source)
+    return line.startswith(MAGIC_PREFIX) and line[len(MAGIC_PREFIX) :][:1] in (" ", "\t", "")
+
+
+_OPTION_PREFIXES = ("cache:", "retries:", "timeout:")
+
+
+def _known(tag: str) -> bool:
+    """A tag this language reads (anything else is kept and ignored)."""
+    return tag in _ROLE_TAGS or tag.startswith(
+        (*_STAGE_PREFIXES, *_AFTER_PREFIXES, *_OPTION_PREFIXES)
+    )
+
+
+def _kale_tag(tag: str) -> bool:
+    """A tag of Kale's language (``skip`` is both Kale's and ours)."""
+    return tag in _KALE_SPECIAL or tag.startswith(KALE_PREFIXES)

@@ -6,6 +6,7 @@ from typing import Any
 
 
 def explain_text(pipeline: dict[str, Any]) -> str:
+    notes = pipeline.get("notes", [])
     lines = [
         f"Pipeline '{pipeline['pipeline']}'  version {pipeline['version']}  "
         f"(from {pipeline['notebook']})",
@@ -19,6 +20,7 @@ def explain_text(pipeline: dict[str, Any]) -> str:
                 f"  {name}: {p['type']} = {p['default']!r}   "
                 f"(cell {where['cell']}, line {where['line']})"
             )
+        lines += [f"  {_cell(n)}: {n['text']}" for n in notes if n["kind"] == "declares"]
         lines.append("")
     if pipeline["setup_cells"]:
         cells = ", ".join(str(c) for c in pipeline["setup_cells"])
@@ -58,6 +60,31 @@ def explain_text(pipeline: dict[str, Any]) -> str:
             lines.append(
                 "    options: " + ", ".join(f"{k}={v}" for k, v in stage["options"].items())
             )
+        for note in notes:
+            if note["stage"] == stage["name"] and note["kind"] in ("continues", "main"):
+                lines.append(f"    {_cell(note)} {note['text']}")
+    lines += _left_out(notes)
     for warning in pipeline["warnings"]:
         lines.append(f"warning: {warning}")
     return "\n".join(lines) + "\n"
+
+
+def _cell(note: dict[str, Any]) -> str:
+    return f"cell {note['cell']}" + (f" (id {note['id']})" if note["id"] else "")
+
+
+def _left_out(notes: list[dict[str, Any]]) -> list[str]:
+    """Cells that are no stage's code, and untagged cells that continue a role past them."""
+    skipped = [str(n["cell"]) for n in notes if n["kind"] == "skip"]
+    other = [n for n in notes if n["kind"] in ("injected", "drives")]
+    roles = [n for n in notes if n["kind"] == "continues" and n["stage"] is None]
+    lines: list[str] = []
+    if skipped or other:
+        lines += ["", "Left out of the pipeline:"]
+        if skipped:
+            lines.append(
+                f"  cell{'s' if len(skipped) > 1 else ''} {', '.join(skipped)}: tagged skip"
+            )
+        lines += [f"  {_cell(n)}: {n['text']}" for n in other]
+    lines += [f"  {_cell(n)} {n['text']}" for n in roles]
+    return lines

@@ -44,6 +44,7 @@ TAGS = st.one_of(
         [
             "parameters", "setup", "skip", "metrics", "imports", "functions",
             "pipeline-parameters", "pipeline-metrics", "hide-input", "limit:gpu:1",
+            "injected-parameters", "prev:a:b", "block:a;b",
         ]
     ),
     st.builds(

@@ -15,7 +15,7 @@ from mlops_jupyter.compiler.tags import CellTags, TagError, check_stage_name, pa
 
 TABLE = Path(__file__).parents[1] / "cases" / "tags.json"
 CASES = json.loads(TABLE.read_text(encoding="utf-8"))["cases"]
-FIELDS = {"role", "stage", "dialect", "after", "cache", "retries", "timeout", "magic"}
+FIELDS = {"role", "stage", "dialect", "after", "cache", "retries", "timeout", "magic", "injected"}
 
 
 def as_dict(parsed: CellTags) -> dict[str, object]:
@@ -28,6 +28,7 @@ def as_dict(parsed: CellTags) -> dict[str, object]:
         "retries": parsed.retries,
         "timeout": parsed.timeout,
         "magic": parsed.magic,
+        "injected": parsed.injected,
     }
 
 
@@ -55,7 +56,7 @@ def test_the_table_covers_every_tag_form() -> None:
     vocabulary = {
         "stage:", "after:", "parameters", "setup", "skip", "metrics", "cache:", "retries:",
         "timeout:", "block:", "step:", "prev:", "imports", "functions", "pipeline-parameters",
-        "pipeline-metrics",
+        "pipeline-metrics", "injected-parameters",
     }  # fmt: skip
     assert vocabulary <= tags
     assert any(case["source"].lstrip("\n").startswith("%%mlops stage") for case in CASES)

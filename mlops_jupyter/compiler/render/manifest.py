@@ -22,6 +22,7 @@ def code_hash(pipeline: Pipeline, stage: Stage) -> str:
 def manifest(pipeline: Pipeline, workdir: str = ".") -> dict[str, Any]:
     data = pipeline.to_dict()
     data.pop("output")
+    data.pop("notes")  # what explain shows about the source cells; no runner needs it
     data.update(
         {
             "schema": SCHEMA,
