@@ -8,8 +8,6 @@ behind a name is imported on its first use.
 
 from __future__ import annotations
 
-import importlib
-
 from ._version import __version__
 
 TYPE_CHECKING = False  # typing itself costs ~5-10 ms to import: only type checkers read it
@@ -51,7 +49,8 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'mlops_jupyter' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    # __import__, not importlib.import_module: `import mlops_jupyter` must not import importlib
+    value = getattr(__import__(f"{__name__}.{module}", fromlist=[name]), name)
     globals()[name] = value  # later lookups skip this function
     return value
 

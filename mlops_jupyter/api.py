@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -72,23 +70,26 @@ def run(
     return run_pipeline(target, options, listeners)
 
 
-@dataclass
 class RunHandle:
     """A run going on in a thread of this process: what ``start_run`` returns.
 
     ``recorded`` resolves to the run id as soon as the run is in the store (so it can be polled
     at once), or to the error raised before that (a compile error, a bad parameter); ``done`` is
     set when the run has ended and is recorded, with ``result`` (the ``mlops run --json``
-    object) or ``error``. Setting ``cancel`` stops the run the way Ctrl-C does.
+    object) or ``error``. Setting ``cancel`` stops the run the way Ctrl-C does. (A plain class:
+    `mlops explain` imports this module, and must not pay for dataclasses or concurrent.futures.)
     """
 
-    cancel: threading.Event
-    recorded: Future[str] = field(default_factory=Future)
-    done: threading.Event = field(default_factory=threading.Event)
-    run_id: str | None = None
-    result: dict[str, Any] | None = None
-    error: BaseException | None = None
-    thread: threading.Thread | None = None
+    def __init__(self, cancel: threading.Event | None = None) -> None:
+        from concurrent.futures import Future
+
+        self.cancel = cancel or threading.Event()
+        self.recorded: Future[str] = Future()
+        self.done = threading.Event()
+        self.run_id: str | None = None
+        self.result: dict[str, Any] | None = None
+        self.error: BaseException | None = None
+        self.thread: threading.Thread | None = None
 
     @property
     def running(self) -> bool:

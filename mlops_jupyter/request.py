@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import MlopsError
-from .runner.params import split_assignments
 
 # how each face names the fields in its messages
 ARGV = {
@@ -37,18 +35,37 @@ JSON = {
 JSON_KEYS = {"path", "parameters", "stages", "from", "no_cache", "force", "jobs"}
 
 
-@dataclass(frozen=True)
 class RunRequest:
-    parameters: dict[str, Any] = field(default_factory=dict)  # text or JSON values by name
-    jobs: int | None = None
-    no_cache: bool = False
-    force: list[str] = field(default_factory=list)
-    stages: list[str] | None = None
-    from_stage: str | None = None
+    """A checked run request. A plain class, not a dataclass: ``mlops --help`` imports this
+    module, and ``dataclasses`` would bring ``inspect`` and a dozen more modules with it."""
+
+    __slots__ = ("force", "from_stage", "jobs", "no_cache", "parameters", "stages")
+
+    def __init__(
+        self,
+        parameters: dict[str, Any] | None = None,  # text or JSON values by name
+        jobs: int | None = None,
+        no_cache: bool = False,
+        force: list[str] | None = None,
+        stages: list[str] | None = None,
+        from_stage: str | None = None,
+    ) -> None:
+        self.parameters = dict(parameters or {})
+        self.jobs = jobs
+        self.no_cache = no_cache
+        self.force = list(force or [])
+        self.stages = stages
+        self.from_stage = from_stage
 
     def options(self) -> dict[str, Any]:
         """Keyword arguments for :func:`mlops_jupyter.api.run` (parameters included)."""
-        return asdict(self)
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RunRequest) and self.options() == other.options()
+
+    def __repr__(self) -> str:
+        return f"RunRequest({self.options()!r})"
 
 
 def _names(value: Any, name: str) -> list[str]:
@@ -144,6 +161,8 @@ def split_list(values: Sequence[str] | None) -> list[str]:
 
 def from_args(args: argparse.Namespace) -> RunRequest:
     """The run options :func:`add_run_options` parsed."""
+    from .runner.params import split_assignments
+
     return run_request(
         parameters=split_assignments(args.param),
         jobs=args.jobs,

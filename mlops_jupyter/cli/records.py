@@ -1,5 +1,7 @@
 """``mlops metrics``, ``data``, ``params`` and ``diff``: argument handling and printing only.
 
+Imports of what the commands print with stay inside them: ``mlops --help`` imports this module.
+
 ``--json`` output is strict JSON: NaN and infinities (which the store keeps) print as ``null``,
 as the server's REST API sends them, so ``jq`` and JavaScript can read it.
 """
@@ -9,9 +11,6 @@ from __future__ import annotations
 import argparse
 import math
 from typing import Any
-
-from ..views.text import changes_line, human_size, schema_changes, shape, strict_json
-from .output import print_json, table
 
 
 def _number(value: Any) -> str:
@@ -24,6 +23,7 @@ def _number(value: Any) -> str:
 
 def metrics_command(args: argparse.Namespace) -> int:
     from .. import api
+    from .output import print_json, table
 
     series = api.metrics(args.run, args.key or None)
     if args.json:
@@ -56,6 +56,8 @@ def metrics_command(args: argparse.Namespace) -> int:
 
 def data_command(args: argparse.Namespace) -> int:
     from .. import api
+    from ..views.text import changes_line, human_size, schema_changes, shape
+    from .output import print_json, table
 
     versions = api.data(args.path, limit=args.limit)
     if args.json:
@@ -90,6 +92,8 @@ def data_command(args: argparse.Namespace) -> int:
 
 def params_command(args: argparse.Namespace) -> int:
     from .. import api
+    from ..views.text import strict_json
+    from .output import print_json
 
     values = api.params(args.run)
     if args.json:
@@ -104,6 +108,7 @@ def params_command(args: argparse.Namespace) -> int:
 
 def diff_command(args: argparse.Namespace) -> int:
     from .. import api
+    from .output import print_json, table
 
     found = api.diff(args.run_a, args.run_b)
     if args.json:
