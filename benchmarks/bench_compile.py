@@ -164,7 +164,7 @@ def main() -> int:
         r = results[key]
         print(f"{label:<52} {fmt(med[key]):>11} {fmt(float(r['min_s'])):>11}  {r['runs']}")  # type: ignore[arg-type]
     print()
-    print(f"first import of mlops_jupyter.compiler.build in this process: {fmt(import_s).strip()}")
+    print(f"first import of mlops_jupyter.compiler.output in this process: {fmt(import_s).strip()}")
     print(f"nbconvert / mlops compile (process): {speedup:.1f}x")
     print(
         f"mlops compile process minus python floor: "
