@@ -124,7 +124,7 @@ def from_json(body: Mapping[str, Any]) -> RunRequest:
 # -- argv
 
 
-def add_run_options(parser: argparse.ArgumentParser) -> None:
+def add_parameter_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-p",
         "--param",
@@ -133,6 +133,17 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=VALUE",
         help="set a parameter (repeatable); the value is read as its declared type",
     )
+
+
+def parameters_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``-p`` values :func:`add_parameter_option` parsed, by name (text, typed later)."""
+    from .runner.params import split_assignments
+
+    return split_assignments(args.param)
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    add_parameter_option(parser)
     parser.add_argument(
         "-j", "--jobs", type=int, default=None, help="stages at once (default: cores)"
     )
@@ -161,10 +172,8 @@ def split_list(values: Sequence[str] | None) -> list[str]:
 
 def from_args(args: argparse.Namespace) -> RunRequest:
     """The run options :func:`add_run_options` parsed."""
-    from .runner.params import split_assignments
-
     return run_request(
-        parameters=split_assignments(args.param),
+        parameters=parameters_from_args(args),
         jobs=args.jobs,
         no_cache=args.no_cache,
         force=split_list(args.force),

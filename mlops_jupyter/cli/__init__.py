@@ -75,7 +75,7 @@ def _cmd_gc(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ..request import add_run_options
+    from ..request import add_parameter_option, add_run_options
 
     parser = argparse.ArgumentParser(
         prog="mlops",
@@ -110,17 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", help="run as the pipeline and top to bottom in one kernel, and compare"
     )
     p.add_argument("notebook")
-    p.add_argument(
-        "-p",
-        "--param",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="set a parameter (repeatable)",
-    )
+    add_parameter_option(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=_cmd_verify, jobs=None, no_cache=False, force=[], stages=None)
-    p.set_defaults(from_stage=None)
+    p.set_defaults(func=_cmd_verify)
 
     p = sub.add_parser("runs", help="list runs, newest first")
     p.add_argument("--limit", type=int, default=20)

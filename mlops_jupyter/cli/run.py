@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from .. import api
-from ..request import run_options
+from ..request import parameters_from_args, run_options
 from ..views.text import runs_table
 from .output import print_json, table
 from .progress import Progress
@@ -51,8 +51,7 @@ def runs_command(args: argparse.Namespace) -> int:
 
 def verify_command(args: argparse.Namespace) -> int:
     progress = Progress(enabled=sys.stderr.isatty() or not args.json)
-    parameters = run_options(args)["parameters"]
-    found = api.verify(args.notebook, parameters, listeners=[progress])
+    found = api.verify(args.notebook, parameters_from_args(args), listeners=[progress])
     if args.json:
         print_json(found)
         return 0 if found["agree"] else 1

@@ -13,6 +13,7 @@ cell printed.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
@@ -31,6 +32,7 @@ from .run import RunOptions, prepare, run_pipeline
 
 REFERENCE = "(notebook)"  # the stage name the reference run goes by in messages
 _PROBE = "_mlops_verify"
+_ids = itertools.count(1)
 # what a cell prints about its own timing differs between any two runs
 _TIMING = re.compile(r"^(CPU times|Wall time|\d+(\.\d+)? [µmn]?s ± .*per loop).*$", re.M)
 
@@ -80,7 +82,7 @@ def reference_notebook(
 
     Returns the notebook and ``{cell index: stage}`` for the stage cells (whose printed output
     is compared)."""
-    from ..compiler.stages import _without_face_magics
+    from ..compiler.stages import _without_face_magics, strip_magic
 
     stage_source = {c.index: (s.name, c.source) for s in pipeline.stages for c in s.cells}
     last_of = {max(c.index for c in s.cells): s for s in pipeline.stages if s.cells}
@@ -99,7 +101,10 @@ def reference_notebook(
         if index in stage_source:
             owner[index], source = stage_source[index]
         else:
-            source = _without_face_magics(_strip_stage_line(source))
+            if source.lstrip("\n").startswith("%%mlops"):  # a stage line outside any stage
+                rest, removed = strip_magic(source)
+                source = "\n" * removed + rest  # the user's line numbers stay
+            source = _without_face_magics(source)
         meta = {"role": "code", "source_cell": {"index": index}}
         new = _cell(source, meta)
         if index in parameter_cells:
@@ -125,18 +130,11 @@ def _cell(source: str, mlops: dict[str, Any]) -> dict[str, Any]:
     return {
         "cell_type": "code",
         "execution_count": None,
-        "id": f"verify-{abs(hash((source, json.dumps(mlops, sort_keys=True)))) % 10**12}",
+        "id": f"verify-{next(_ids)}",
         "metadata": {"mlops": mlops},
         "outputs": [],
         "source": _code(source),
     }
-
-
-def _strip_stage_line(source: str) -> str:
-    lead = source.lstrip("\n")
-    if lead.startswith("%%mlops"):
-        return "\n" * (len(source) - len(lead) + 1) + (lead.split("\n", 1)[1:] or [""])[0]
-    return source
 
 
 def _printed(notebook: dict[str, Any]) -> dict[int, str]:
