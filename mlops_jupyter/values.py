@@ -486,8 +486,19 @@ def verify_probe(
     _probes[stage] = {"values": found, "metrics": recorded}
 
 
+def verify_start(workdir: str, home: str) -> None:
+    """First cell of the reference run: record the files it writes, as a stage would."""
+    _watch_files({"workdir": workdir, "home": home})
+
+
 def verify_report(path: str) -> None:
+    """Last cell of the reference run: the probes, and the content hash of each file written."""
+    global _reads
     tracking = sys.modules.get("mlops_jupyter.tracking.runtime")
     if tracking is not None:
         tracking.flush()
-    write_atomic(path, json.dumps({"stages": _probes}, default=str))
+    _reads = None  # stop recording: hashing reads the files
+    from .store.hashing import hash_file
+
+    written = {p: hash_file(p) for p in _writes if os.path.isfile(p)}
+    write_atomic(path, json.dumps({"stages": _probes, "files": written}, default=str))

@@ -7,14 +7,16 @@ run's parameters, as papermill itself does). After the last cell of each stage a
 fingerprint (``values.fingerprint``) of every value that stage hands on and the value of each
 metric it owns. The pipeline runs as ``mlops run`` would — cache included, since a stale cache
 entry is exactly what this must catch — and the two are compared: values passed between stages,
-metrics (named in a metrics cell, and the last value of each logged one), and what each stage
-cell printed.
+metrics (named in a metrics cell, and the last value of each logged one), what each stage
+cell printed, and the files written (each file's last content in the pipeline, by the stage
+latest in notebook order that wrote it, against its content after the whole notebook).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -28,7 +30,7 @@ from ..status import Listener
 from ..store.db import Store
 from .executor import StageTask
 from .params import coerce
-from .run import RunOptions, prepare, run_pipeline
+from .run import RunOptions, Target, prepare, run_pipeline
 
 REFERENCE = "(notebook)"  # the stage name the reference run goes by in messages
 _PROBE = "_mlops_verify"
@@ -39,7 +41,7 @@ _TIMING = re.compile(r"^(CPU times|Wall time|\d+(\.\d+)? [µmn]?s ± .*per loop)
 
 @dataclass
 class Difference:
-    kind: str  # value | metric | output | stage
+    kind: str  # value | metric | output | file | stage
     stage: str
     name: str
     cell: int | None
@@ -76,7 +78,7 @@ def _code(source: str) -> list[str]:
 
 
 def reference_notebook(
-    pipeline: Pipeline, raw: dict[str, Any], report: Path
+    pipeline: Pipeline, raw: dict[str, Any], report: Path, workdir: Path
 ) -> tuple[dict[str, Any], dict[int, str]]:
     """The source notebook as one kernel runs it, with a probe after each stage's last cell.
 
@@ -87,8 +89,9 @@ def reference_notebook(
     stage_source = {c.index: (s.name, c.source) for s in pipeline.stages for c in s.cells}
     last_of = {max(c.index for c in s.cells): s for s in pipeline.stages if s.cells}
     parameter_cells = {p.cell for p in pipeline.parameters.values()}
+    start = f"{_PROBE}.verify_start({str(workdir)!r}, {str(report.parent / 'home')!r})"
     cells: list[dict[str, Any]] = [
-        _cell(f"from mlops_jupyter import values as {_PROBE}\n", {"role": "verify"})
+        _cell(f"from mlops_jupyter import values as {_PROBE}\n{start}\n", {"role": "verify"})
     ]
     owner: dict[int, str] = {}
     for index, cell in enumerate(raw.get("cells", []), start=1):
@@ -164,7 +167,7 @@ def _run_reference(
     from .local import LocalExecutor
 
     report = scratch / "probes.json"
-    notebook, owner = reference_notebook(pipeline, raw, report)
+    notebook, owner = reference_notebook(pipeline, raw, report, workdir)
     source = scratch / "reference.ipynb"
     source.write_text(json.dumps(notebook), encoding="utf-8")
     executed = scratch / "reference.executed.ipynb"
@@ -265,6 +268,7 @@ def verify(
         shutil.rmtree(scratch, ignore_errors=True)
     verdict = Verdict(run["run_id"], str(reference))
     _compare(verdict, pipeline, run, probes, executed, owner, target.home)
+    _compare_files(verdict, pipeline, run["run_id"], probes.get("files") or {}, target)
     return verdict
 
 
@@ -337,3 +341,26 @@ def _compare(
                     )
                 )
     verdict.compared = counts
+
+
+def _compare_files(
+    verdict: Verdict, pipeline: Pipeline, run_id: str, theirs: dict[str, str], target: Target
+) -> None:
+    """Each file either side wrote: its last content in the pipeline against the notebook's."""
+    with Store(target.home) as store:
+        files = store.stage_files(run_id)
+    last: dict[str, tuple[str, str]] = {}  # path -> (stage, hash): the later stage's content
+    for stage in pipeline.stages:
+        for path, ref in ((files.get(stage.name) or {}).get("written") or {}).items():
+            last[path] = (stage.name, ref["hash"])
+    root = Path(target.plan.workdir)
+    compared = 0
+    for path in sorted(set(last) | set(theirs)):
+        compared += 1
+        stage, mine = last.get(path, ("(none)", None))
+        if mine != theirs.get(path):
+            name = os.path.relpath(path, root) if path.startswith(str(root)) else path
+            verdict.differences.append(
+                Difference("file", stage, name, None, mine, theirs.get(path))
+            )
+    verdict.compared["file"] = compared

@@ -577,10 +577,19 @@ class Store:
 
     def stage_outputs(self, run_id: str) -> dict[str, dict[str, Any]]:
         """``{stage: {name: {"hash", "format", "type", "size", "fingerprint"}}}`` of a run."""
+        return self._per_stage(run_id, "outputs")
+
+    def stage_files(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """``{stage: {"read": {path: hash}, "written": {path: {"hash", ...}}}}`` of a run
+        (a cached stage: the files its cache entry restored)."""
+        return self._per_stage(run_id, "files")
+
+    def _per_stage(self, run_id: str, column: str) -> dict[str, dict[str, Any]]:
+        assert column in ("outputs", "files")  # a column name, never data
         return {
-            r["stage"]: json.loads(r["outputs"])
+            r["stage"]: json.loads(r[column])
             for r in self.db.execute(
-                "SELECT stage, outputs FROM stage_runs WHERE run_id = ? AND outputs IS NOT NULL",
+                f"SELECT stage, {column} FROM stage_runs WHERE run_id = ? AND {column} IS NOT NULL",
                 (run_id,),
             )
         }

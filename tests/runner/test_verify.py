@@ -65,7 +65,7 @@ def test_a_parameter_reaches_both_sides(make_notebook: MakeNotebook, home: Path)
     result = verify(nb, "-p", "n=5", "--json", cwd=nb.parent)
     found = verdict(result)
     assert result.returncode == 0, found
-    assert found["compared"] == {"value": 1, "metric": 1, "output": 2}  # every stage cell
+    assert found["compared"] == {"value": 1, "metric": 1, "output": 2, "file": 0}
     assert api.show(found["run_id"])["metrics"] == {"total": 10.0}
 
 
@@ -111,6 +111,64 @@ def test_a_skip_cell_that_changes_a_value_is_caught(
         (d["kind"], d["stage"], d["name"], d["pipeline"], d["notebook"])
         for d in found["differences"]
     ] == [("metric", "first", "first", 3.0, 1.0)]
+
+
+def test_files_written_agree_when_each_has_its_last_content(
+    make_notebook: MakeNotebook, home: Path
+) -> None:
+    # 'report.txt' is written twice: what counts is its content when the notebook ends
+    nb = make_notebook(
+        [
+            (
+                ["stage:make"],
+                "rows = [3, 1, 2]\nopen('rows.txt', 'w').write(repr(rows))\n"
+                "open('report.txt', 'w').write('draft')",
+            ),
+            (["stage:report"], "open('report.txt', 'w').write(str(sum(rows)))"),
+        ]
+    )
+    found = verdict(verify(nb, "--json", cwd=nb.parent))
+    assert found["agree"], found["differences"]
+    assert found["compared"]["file"] == 2
+    assert (nb.parent / "report.txt").read_text() == "6"
+    # again, every stage cached: the cached stages' files are what is compared
+    again = verdict(verify(nb, "--json", cwd=nb.parent))
+    assert again["agree"] and again["compared"]["file"] == 2, again
+
+
+def test_a_file_the_pipeline_writes_differently_is_named(
+    make_notebook: MakeNotebook, home: Path
+) -> None:
+    # a skip cell changes a value only the notebook's kernel carries on into the file
+    nb = make_notebook(
+        [
+            (["stage:load"], "rows = [3, 1, 2]"),
+            (["skip"], "rows.append(10)"),
+            (["stage:save"], "with open('out/total.txt', 'w') as f:\n    f.write(str(sum(rows)))"),
+        ]
+    )
+    (nb.parent / "out").mkdir()
+    found = verdict(verify(nb, "--json", cwd=nb.parent))
+    assert not found["agree"]
+    files = [d for d in found["differences"] if d["kind"] == "file"]
+    assert [(d["stage"], d["name"]) for d in files] == [("save", "out/total.txt")]
+    assert files[0]["pipeline"] != files[0]["notebook"] and None not in (
+        files[0]["pipeline"],
+        files[0]["notebook"],
+    )
+
+
+def test_a_file_only_the_notebook_writes_is_named(make_notebook: MakeNotebook, home: Path) -> None:
+    nb = make_notebook(
+        [
+            (["stage:a"], "x = 1"),
+            (["skip"], "open('scratch.txt', 'w').write('a look')"),
+        ]
+    )
+    found = verdict(verify(nb, "--json", cwd=nb.parent))
+    assert [(d["kind"], d["stage"], d["name"], d["pipeline"]) for d in found["differences"]] == [
+        ("file", "(none)", "scratch.txt", None)
+    ]
 
 
 def test_a_notebook_that_fails_on_its_own_is_bad_input(
