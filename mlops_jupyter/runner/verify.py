@@ -349,18 +349,16 @@ def _compare_files(
     """Each file either side wrote: its last content in the pipeline against the notebook's."""
     with Store(target.home) as store:
         files = store.stage_files(run_id)
-    last: dict[str, tuple[str, str]] = {}  # path -> (stage, hash): the later stage's content
+    last: dict[str, tuple[str, str | None]] = {}  # path -> (stage, hash): the later stage's
     for stage in pipeline.stages:
         for path, ref in ((files.get(stage.name) or {}).get("written") or {}).items():
             last[path] = (stage.name, ref["hash"])
-    root = Path(target.plan.workdir)
-    compared = 0
+    root = str(target.plan.workdir)
     for path in sorted(set(last) | set(theirs)):
-        compared += 1
-        stage, mine = last.get(path, ("(none)", None))
+        writer, mine = last.get(path, ("(none)", None))
         if mine != theirs.get(path):
-            name = os.path.relpath(path, root) if path.startswith(str(root)) else path
+            name = os.path.relpath(path, root) if path.startswith(root) else path
             verdict.differences.append(
-                Difference("file", stage, name, None, mine, theirs.get(path))
+                Difference("file", writer, name, None, mine, theirs.get(path))
             )
-    verdict.compared["file"] = compared
+    verdict.compared["file"] = len(set(last) | set(theirs))
