@@ -295,3 +295,85 @@ def test_importing_values_stays_light() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
     )
     assert result.stdout.strip() == "[]", result.stderr
+
+
+# -- fingerprints: equal values agree in every process, any change shows
+
+
+def _frame():
+    return pd.DataFrame(
+        {"x": [1, 2, 3], "y": [0.5, float("nan"), 2.0], "name": ["a", "b", "c"]},
+        index=pd.Index([10, 20, 30], name="id"),
+    )
+
+
+def test_equal_frames_agree_whatever_their_memory_layout() -> None:
+    frame = _frame()
+    numbers = pd.DataFrame(np.arange(12.0).reshape(4, 3), columns=list("abc"))
+    by_column = pd.DataFrame({c: numbers[c].to_numpy().copy() for c in "abc"})
+    fortran = pd.DataFrame(np.asfortranarray(numbers.to_numpy()), columns=list("abc"))
+    assert values.fingerprint(by_column) == values.fingerprint(numbers)
+    assert values.fingerprint(fortran) == values.fingerprint(numbers)
+    assert values.fingerprint(frame.copy()) == values.fingerprint(frame)
+    assert values.fingerprint(decode(*encode(frame))) == values.fingerprint(frame)
+
+
+@pytest.mark.parametrize(
+    ("change", "how"),
+    [
+        (lambda f: f.assign(x=[1, 2, 4]), "a number"),
+        (lambda f: f.assign(name=["a", "b", "z"]), "a string"),
+        (lambda f: f.astype({"x": "float64"}), "a dtype, same numbers"),
+        (lambda f: f.rename(columns={"x": "X"}), "a column name"),
+        (lambda f: f.set_axis([10, 20, 31]), "an index value"),
+        (lambda f: f.rename_axis("key"), "the index name"),
+        (lambda f: f.reset_index(drop=True), "a range index for a plain one"),
+        (lambda f: f[["y", "x", "name"]], "the column order"),
+        (lambda f: f.iloc[:2], "a row fewer"),
+        (lambda f: f.astype({"name": "category"}), "a categorical column"),
+    ],
+)
+def test_any_change_to_a_frame_changes_its_fingerprint(change, how) -> None:
+    frame = _frame()
+    assert values.fingerprint(change(frame)) != values.fingerprint(frame), how
+
+
+def test_frames_of_every_kind_have_fingerprints() -> None:
+    kinds = [
+        pd.DataFrame({"a": pd.array([1, None], dtype="Int64")}),
+        pd.DataFrame({"t": pd.to_datetime(["2026-01-01", "2026-01-02"]).tz_localize("UTC")}),
+        pd.DataFrame({"c": pd.Categorical(["x", "y"])}),
+        pd.DataFrame([[1, 2]], columns=["same", "same"]),
+        pd.DataFrame({"v": [1, 2]}, index=pd.MultiIndex.from_tuples([("a", 1), ("b", 2)])),
+        pd.DataFrame({"cells": [[1, 2], {"k": 1}]}),  # unhashable cells: pickled
+        pd.Series([1.5, 2.5], name="s"),
+    ]
+    prints = [values.fingerprint(k) for k in kinds]
+    assert len(set(prints)) == len(kinds)
+    assert prints == [values.fingerprint(k.copy()) for k in kinds]
+    assert values.fingerprint(pd.Series([1.5, 2.5], name="t")) != prints[-1]
+
+
+def test_fingerprints_do_not_depend_on_the_process() -> None:
+    # a set of strings pickles in an order that changes with each process's hash seed
+    code = textwrap.dedent(
+        """
+        import pandas as pd
+        from mlops_jupyter import values
+        frame = pd.DataFrame({"name": ["a", "b"], "x": [1.0, 2.0]})
+        print(values.fingerprint({"alpha", "beta", "gamma", "delta"}), values.fingerprint(frame))
+        """
+    )
+    seen = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(seen) == 1
+    names, frame = seen.pop().split()
+    assert names.startswith(values.FINGERPRINT_VERSION + ":") and frame != names
