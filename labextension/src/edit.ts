@@ -43,8 +43,9 @@ export interface IMagicInfo {
   line: string;
 }
 
-/** The role each tag gives a cell, `skip` aside. */
-const ROLE_OF: { readonly [tag: string]: EditRole } = Object.fromEntries(
+/** The role each tag gives a cell, `skip` aside. A Map, not an object: a tag named
+ * `constructor` or `toString` must not find a role on Object.prototype. */
+const ROLE_OF: ReadonlyMap<string, EditRole> = new Map(
   Object.entries(ROLE_TAGS).filter(
     (entry): entry is [string, EditRole] => entry[1] !== 'skip'
   )
@@ -94,8 +95,8 @@ export function readEdit(tags: readonly string[]): IStageEdit {
     const after = afterOf(tag);
     if (tag === 'skip') {
       edit.skip = true;
-    } else if (tag in ROLE_OF) {
-      edit.role = edit.role === 'code' ? ROLE_OF[tag] : edit.role;
+    } else if (ROLE_OF.has(tag)) {
+      edit.role = edit.role === 'code' ? (ROLE_OF.get(tag) as EditRole) : edit.role;
     } else if (stage !== null) {
       edit.stage = edit.stage ?? stage;
     } else if (after !== null) {
@@ -164,7 +165,7 @@ export function applyEdit(
   }
 
   if (next.role !== before.role) {
-    out = out.filter(t => !(pyStrip(t) in ROLE_OF));
+    out = out.filter(t => !ROLE_OF.has(pyStrip(t)));
     if (next.role !== 'code') {
       add.push(roleTag(next.role, kale));
     }
@@ -201,7 +202,7 @@ export function isKnownTag(tag: string): boolean {
   const t = pyStrip(tag);
   return (
     t === 'skip' ||
-    t in ROLE_OF ||
+    ROLE_OF.has(t) ||
     stageOf(t) !== null ||
     afterOf(t) !== null ||
     t.startsWith('cache:') ||

@@ -19,6 +19,14 @@ describe('readEdit / applyEdit', () => {
     }
   });
 
+  it('a tag named like an Object.prototype member is an unknown tag, not a role', () => {
+    for (const tag of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      assert.equal(isKnownTag(tag), false, tag);
+      assert.equal(readEdit([tag]).role, 'code', tag);
+      assert.deepEqual(applyEdit([tag], readEdit([tag])), [tag]);
+    }
+  });
+
   it('starts a new stage with stage: and keeps the other tags in place', () => {
     const tags = ['hide-input'];
     const out = applyEdit(tags, { ...readEdit(tags), stage: 'train' });
