@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the real signatures, for type checkers and editors
     from .tracking.runtime import log_metric as log_metric
     from .tracking.runtime import log_metrics as log_metrics
     from .tracking.runtime import log_param as log_param
+    from .tracking.runtime import start_run as start_run
     from .tracking.runtime import track_data as track_data
 
 
@@ -36,8 +37,9 @@ _LAZY = {
     "track_data": "tracking.runtime",
     "flush": "tracking.runtime",
     "end_run": "tracking.runtime",
+    "start_run": "tracking.runtime",
     "DataVersion": "tracking.datasets",
-    "show_run": "ipython.widgets",  # the inline views need ipywidgets (the [widgets] extra)
+    "show_run": "ipython.widgets",  # the inline views need ipywidgets (installed with the package)
     "show_metrics": "ipython.widgets",
     "show_data": "ipython.widgets",
 }

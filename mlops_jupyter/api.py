@@ -7,13 +7,14 @@ Faces only parse their own input and render these results.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .errors import MlopsError, NotFoundError
-from .home import find_home
+from .home import check_home, find_home
 from .status import Listener
 
 
@@ -24,11 +25,23 @@ def explain(notebook: str | Path) -> dict[str, Any]:
     return load_pipeline(notebook).to_dict()
 
 
-def compile(notebook: str | Path, output: str | Path | None = None) -> dict[str, Any]:
-    """Compile into ``output`` (default: the store's pipelines folder); ``mlops compile --json``."""
+def compile(
+    notebook: str | Path, output: str | Path | None = None, *, force: bool = False
+) -> dict[str, Any]:
+    """Compile into ``output`` (default: the store's pipelines folder); ``mlops compile --json``.
+
+    A folder holding files mlops did not write is refused unless ``force`` (which still never
+    deletes them)."""
     from .compiler.output import compile_notebook
 
-    return compile_notebook(notebook, output).to_dict()
+    if output is None:
+        _check_store_place(notebook)
+    return compile_notebook(notebook, output, force=force).to_dict()
+
+
+def _check_store_place(where: str | Path) -> None:
+    """A file where the store's folder belongs: one clear error before anything is written."""
+    check_home(find_home(where))
 
 
 def run(
@@ -45,6 +58,7 @@ def run(
     cancel: threading.Event | None = None,
     executor: str = "local",
     executor_options: dict[str, Any] | None = None,
+    home: str | Path | None = None,
 ) -> dict[str, Any]:
     """Run a notebook or compiled folder and wait for it; returns the ``mlops run --json`` object.
 
@@ -54,6 +68,8 @@ def run(
     ``local``, or one an installed package registers), with its ``executor_options``.
     """
     from .runner.run import RunOptions, run_pipeline
+
+    _check_store_place(target)
 
     options = RunOptions(
         parameters=dict(parameters or {}),
@@ -67,7 +83,9 @@ def run(
         executor=executor,
         executor_options=dict(executor_options or {}),
     )
-    return run_pipeline(target, options, listeners)
+    # home: the store to record into, when the caller decides it (the server: one inside its
+    # root); by default the one the notebook's own runs use, for a compiled folder too
+    return run_pipeline(target, options, listeners, home)
 
 
 class RunHandle:
@@ -162,6 +180,7 @@ def _store(where: str | Path | None, *, create: bool = False, looking_for: str =
     from .store.db import Store
 
     home = find_home(Path(where) if where else Path.cwd())
+    check_home(home)  # a file in the store's place is an error to fix, not "no runs yet"
     if not create and not (home / "mlops.db").exists():
         raise NotFoundError(
             f"{looking_for}there are no runs yet (no store at {home}).",
@@ -171,18 +190,21 @@ def _store(where: str | Path | None, *, create: bool = False, looking_for: str =
 
 
 def runs(
-    where: str | Path | None = None, *, limit: int = 20, notebook: str | Path | None = None
+    where: str | Path | None = None,
+    *,
+    limit: int = 20,
+    notebook: str | Path | None = None,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """Runs newest first, from the store that serves ``where`` (a folder or notebook)."""
-    from .errors import MlopsError
-
+    """Runs newest first, from the store that serves ``where`` (a folder or notebook); a page
+    of ``limit`` after skipping the ``offset`` newest."""
     try:
         store = _store(where or notebook)
-    except MlopsError:
+    except NotFoundError:
         return []  # no store yet: no runs
     with store:
         shown = str(Path(notebook).resolve()) if notebook else None
-        return store.list_runs(limit=limit, notebook=shown)
+        return store.list_runs(limit=limit, notebook=shown, offset=offset)
 
 
 def show(run_ref: str, where: str | Path | None = None) -> dict[str, Any]:
@@ -248,7 +270,7 @@ def data(
     names = [] if path is None else list(dict.fromkeys([str(path), str(Path(path).resolve())]))
     try:
         store = _store(where)
-    except MlopsError:  # no store yet: nothing was tracked
+    except NotFoundError:  # no store yet: nothing was tracked
         found: list[dict[str, Any]] = []
     else:
         with store:
@@ -344,15 +366,81 @@ def stage_notebook(run_ref: str, stage: str, where: str | Path | None = None) ->
     return Path(real)
 
 
-def gc(dry_run: bool = False, where: str | Path | None = None) -> tuple[int, int]:
-    """Remove stored values nothing refers to: ``(objects removed, bytes freed)``."""
-    from .errors import MlopsError
-    from .store.gc import collect
+def gc(
+    dry_run: bool = False,
+    where: str | Path | None = None,
+    *,
+    keep_last: int | None = None,
+    older_than: str | float | None = None,
+) -> dict[str, Any]:
+    """Remove the runs beyond the newest ``keep_last`` and/or started more than ``older_than``
+    ago (``"30d"``, or seconds; a run both select is removed), never a run still going or one a
+    kept run's cached stages came from; then the objects and temp files nothing kept needs. The
+    ``mlops gc --json`` object: ``{"dry_run", "runs", "kept", "run_folders", "objects",
+    "temp_files", "freed_bytes"}`` (``store/gc.py`` says exactly what is kept)."""
+    from .store.gc import collect, parse_age
 
+    if keep_last is not None and keep_last < 0:
+        raise MlopsError(f"--keep-last must be 0 or more, not {keep_last}.")
+    age = None if older_than is None else parse_age(older_than)
     try:
         store = _store(where)
-    except MlopsError:
-        return 0, 0
+    except NotFoundError:
+        return _nothing_collected(dry_run)
     with store:
-        removed, freed = collect(store, dry_run=dry_run)
-    return removed, freed
+        return collect(store, keep_last=keep_last, older_than=age, dry_run=dry_run)
+
+
+def remove_runs(
+    run_refs: list[str], *, dry_run: bool = False, where: str | Path | None = None
+) -> dict[str, Any]:
+    """``mlops runs rm``: remove these runs (ids, unique prefixes or ``latest``), refusing any
+    still going, then what only they needed; the same object as :func:`gc` returns."""
+    from .store.gc import collect
+
+    with _store(where, looking_for=f"no run '{run_refs[0] if run_refs else ''}': ") as store:
+        ids = [store.resolve_run(ref) for ref in run_refs]
+        return collect(store, runs=ids, dry_run=dry_run)
+
+
+def doctor(where: str | Path | None = None) -> dict[str, Any]:
+    """Check the store serving ``where`` (``mlops doctor --json``): ``{"store", "healthy",
+    "findings": [{"check", "severity", "problem", "fix", "examples"}]}``; ``healthy`` is False
+    when any finding is a ``problem`` (a ``note`` is harmless). Kernel folders that runs killed
+    outright left in the temp folder are findings too."""
+    from .runner.kernels import dead_kernel_dirs
+    from .store.doctor import check, finding
+
+    home = find_home(Path(where) if where else Path.cwd())
+    if not os.path.lexists(home):
+        raise NotFoundError(
+            f"there is no store at {home} to check.",
+            hint="Run a notebook first (`mlops run NOTEBOOK`), or set MLOPS_HOME.",
+        )
+    found = check(home)
+    folders = dead_kernel_dirs()
+    if folders:
+        found.append(
+            finding(
+                "kernel folders",
+                f"{len(folders)} kernel folders in the temp folder belong to runs whose process "
+                "is gone.",
+                "The next `mlops run` that starts a kernel removes them.",
+                [str(f) for f in folders],
+            )
+        )
+    healthy = not any(f["severity"] == "problem" for f in found)
+    return {"store": str(home), "healthy": healthy, "findings": found}
+
+
+def _nothing_collected(dry_run: bool) -> dict[str, Any]:
+    none = {"count": 0, "bytes": 0}
+    return {
+        "dry_run": dry_run,
+        "runs": [],
+        "kept": [],
+        "run_folders": dict(none),
+        "objects": dict(none),
+        "temp_files": dict(none),
+        "freed_bytes": 0,
+    }

@@ -2,6 +2,22 @@
 
 from __future__ import annotations
 
+SHOWN_CHARS = 60
+
+
+def shown(value: object, limit: int = SHOWN_CHARS) -> str:
+    """``value`` as a message echoes it: its repr, cut past ``limit`` characters and saying how
+    long it was. A refused 5,000-digit number or a pasted file is not worth a screenful, and the
+    start is enough to recognise it. repr also escapes what a terminal would act on."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's 4,300-digit conversion limit
+        digits = int(value.bit_length() * 0.30103) + 1 if isinstance(value, int) else 0
+        return f"a number of about {digits:,} digits" if digits else f"a {type(value).__name__}"
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 3]}... ({len(text):,} characters)"
+
 
 class MlopsError(Exception):
     """Bad input from the user: a message that says where and what to do, never a traceback.

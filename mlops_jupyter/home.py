@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .errors import MlopsError
+
 HOME_DIR = ".mlops"
 
 
@@ -29,3 +31,19 @@ def find_home(start: str | Path) -> Path:
         if folder == root:
             return root / HOME_DIR
     return here / HOME_DIR
+
+
+def check_home(home: Path) -> None:
+    """Refuse a store folder that cannot be one, saying which file is in the way and what to do."""
+    if home.exists() and not home.is_dir():
+        raise MlopsError(
+            f"the store {home} is a file, not a folder.",
+            hint="Move or rename that file (mlops keeps its runs in a folder of that name), "
+            "or set MLOPS_HOME to the folder the runs should go to.",
+        )
+    database = home / "mlops.db"
+    if database.exists() and not database.is_file():
+        raise MlopsError(
+            f"the store's database {database} is not a file.",
+            hint="Move it aside; the next `mlops run` starts a new database there.",
+        )

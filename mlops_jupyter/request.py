@@ -13,7 +13,7 @@ import argparse
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .errors import MlopsError
+from .errors import MlopsError, shown
 
 # how each face names the fields in its messages
 ARGV = {
@@ -33,6 +33,14 @@ JSON = {
     "from_stage": "'from'",
 }
 JSON_KEYS = {"path", "parameters", "stages", "from", "no_cache", "force", "jobs"}
+
+# Limits on what a run request may carry, the same for every face. A parameter is recorded in the
+# store and sent back with every run listed, so one pasted file would make every later `GET runs`
+# that large; data belongs in a file the parameter names. The body limit is the server's (argv
+# has the system's own), checked before the body is read.
+MAX_BODY_BYTES = 1024 * 1024  # one REST request body: 1 MiB
+MAX_VALUE_BYTES = 64 * 1024  # one parameter value (text as UTF-8, other values as JSON): 64 KiB
+MAX_STAGE_NAMES = 1000  # in 'stages' or 'force'; a pipeline of more stages is not one to run here
 
 
 class RunRequest:
@@ -71,7 +79,35 @@ class RunRequest:
 def _names(value: Any, name: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise MlopsError(f"{name} must be a list of stage names.")
+    if len(value) > MAX_STAGE_NAMES:
+        raise MlopsError(
+            f"{name} names {len(value):,} stages; at most {MAX_STAGE_NAMES:,} may be given.",
+            hint="Name each stage once (stages a run needs are run anyway).",
+        )
     return value
+
+
+def value_bytes(value: Any) -> int:
+    """The size a parameter value is held to: UTF-8 bytes of text, else of its JSON."""
+    if isinstance(value, str):
+        return len(value.encode("utf-8", "surrogatepass"))
+    import json  # only for JSON values: argv gives text, and `mlops --help` imports this module
+
+    try:
+        return len(json.dumps(value, default=str).encode("utf-8", "surrogatepass"))
+    except (TypeError, ValueError, RecursionError):
+        return 0  # not JSON (a cycle, say): the runner's type check says so
+
+
+def _check_sizes(parameters: Mapping[Any, Any], name: str) -> None:
+    for key, value in parameters.items():
+        size = value_bytes(value)
+        if size > MAX_VALUE_BYTES:
+            raise MlopsError(
+                f"the value of parameter {shown(key)} ({name}) is {size:,} bytes; it may be at "
+                f"most 64 KiB ({MAX_VALUE_BYTES:,} bytes).",
+                hint="Put the data in a file and pass its path.",
+            )
 
 
 def run_request(
@@ -89,6 +125,7 @@ def run_request(
         parameters = {}
     if not isinstance(parameters, dict):
         raise MlopsError(f"{names['parameters']} must be an object {{name: value}}.")
+    _check_sizes(parameters, names["parameters"])
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise MlopsError(f"{names['jobs']} must be a whole number of at least 1.")
     if not isinstance(no_cache, bool):
@@ -124,15 +161,53 @@ def from_json(body: Mapping[str, Any]) -> RunRequest:
 # -- argv
 
 
+PARAMETER_FLAGS = ("-p", "--param")
+
+
+def join_name_value(words: Sequence[str]) -> list[str]:
+    """papermill's ``-p NAME VALUE`` rewritten as ``-p NAME=VALUE``. A name never holds ``=``,
+    so a word after ``-p`` without one is papermill's spelling, and the next word is its value
+    whatever it looks like (``-p lr -0.5``), as papermill takes it."""
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word == "--":
+            out.extend(words[i:])
+            break
+        if word in PARAMETER_FLAGS and i + 2 < len(words):
+            name = words[i + 1]
+            if "=" not in name and not name.startswith("-"):
+                out += [word, f"{name}={words[i + 2]}"]
+                i += 3
+                continue
+        out.append(word)
+        i += 1
+    return out
+
+
 def add_parameter_option(parser: argparse.ArgumentParser) -> None:
+    """``-p NAME=VALUE`` (repeatable), also spelled ``-p NAME VALUE`` as papermill does."""
     parser.add_argument(
         "-p",
         "--param",
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="set a parameter (repeatable); the value is read as its declared type",
+        help="set a parameter (repeatable; or -p NAME VALUE, as papermill writes it); the value "
+        "is read as its declared type",
     )
+    # argparse gives an option one fixed number of words, and this one takes one or two; so the
+    # words are joined before this parser (a subcommand's too: argparse hands a subparser its
+    # words through parse_known_args) sees them. Only a parser with -p is affected.
+    parse = parser.parse_known_args
+
+    def parse_known_args(args: Any = None, namespace: Any = None) -> Any:
+        import sys
+
+        return parse(join_name_value(sys.argv[1:] if args is None else list(args)), namespace)
+
+    parser.parse_known_args = parse_known_args  # type: ignore[method-assign]
 
 
 def parameters_from_args(args: argparse.Namespace) -> dict[str, Any]:

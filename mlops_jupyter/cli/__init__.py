@@ -21,7 +21,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     if args.json:
         print_json(pipeline)
     else:
-        sys.stdout.write(explain_text(pipeline))
+        sys.stdout.write(explain_text(pipeline, ids=args.ids))
     return EXIT_OK
 
 
@@ -29,7 +29,7 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     from .. import api
     from .output import print_json
 
-    compiled = api.compile(args.notebook, args.output)
+    compiled = api.compile(args.notebook, args.output, force=args.force)
     if args.json:
         print_json(compiled)
     else:
@@ -74,6 +74,18 @@ def _cmd_gc(args: argparse.Namespace) -> int:
     return gc_command(args)
 
 
+def _cmd_runs_rm(args: argparse.Namespace) -> int:
+    from .run import runs_rm_command
+
+    return runs_rm_command(args)
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from .run import doctor_command
+
+    return doctor_command(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ..request import add_parameter_option, add_run_options
 
@@ -86,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("explain", help="show stages, parameters and data flow (writes nothing)")
     p.add_argument("notebook")
+    p.add_argument("--ids", action="store_true", help="show each cell's id beside its number")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_explain)
 
@@ -96,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--output",
         metavar="DIR",
         help="output folder (default .mlops/pipelines/NAME/VERSION)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write into a folder holding files mlops did not write (they are never deleted)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_compile)
@@ -114,10 +132,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_verify)
 
-    p = sub.add_parser("runs", help="list runs, newest first")
+    p = sub.add_parser("runs", help="list runs, newest first (`mlops runs rm RUN...` removes runs)")
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_runs)
+    runs_sub = p.add_subparsers(dest="runs_command", metavar="rm")
+    p = runs_sub.add_parser(
+        "rm", help="remove runs (records, folders, values only they used); never a running one"
+    )
+    p.add_argument("runs", metavar="RUN", nargs="+", help="run id, unique prefix, or latest")
+    p.add_argument("--dry-run", action="store_true", help="say what would go; remove nothing")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_runs_rm)
 
     p = sub.add_parser("show", help="show one run")
     p.add_argument("run", metavar="RUN")
@@ -128,9 +154,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_commands(sub)
 
-    p = sub.add_parser("gc", help="remove stored values no run or cache entry refers to")
-    p.add_argument("--dry-run", action="store_true")
+    p = sub.add_parser(
+        "gc", help="remove old runs (if asked), then stored values nothing kept refers to"
+    )
+    p.add_argument("--keep-last", type=int, metavar="N", help="remove runs beyond the newest N")
+    p.add_argument(
+        "--older-than", metavar="AGE", help="remove runs started more than AGE ago (30d, 12h)"
+    )
+    p.add_argument("--dry-run", action="store_true", help="say what would go; remove nothing")
+    p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_gc)
+
+    p = sub.add_parser("doctor", help="check the store: database, objects, leftovers")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_doctor)
     return parser
 
 
@@ -150,6 +187,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except BrokenPipeError:
         return EXIT_FAILED
+    except Exception as exc:
+        if type(exc).__module__ != "sqlite3":  # our own bug: its traceback is the report
+            raise
+        # a database whose damage opening it did not show (a page deep inside)
+        print(
+            f"mlops {args.command}: the store's database cannot be read ({exc}). "
+            "`mlops doctor` says what is wrong and what to do.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""``mlops run``, ``runs``, ``show`` and ``gc``: argument handling and printing only."""
+"""``mlops run``, ``runs`` (and ``runs rm``), ``show``, ``gc`` and ``doctor``: argument handling
+and printing only."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from .. import api
 from ..request import parameters_from_args, run_options
-from ..views.text import runs_table
+from ..views.text import human_size, runs_table
 from .output import print_json, table
 from .progress import Progress
 
@@ -18,16 +19,45 @@ def summary(run: dict[str, Any]) -> str:
     for stage in run["stages"]:
         counts[stage["status"]] = counts.get(stage["status"], 0) + 1
     parts = ", ".join(f"{n} {s}" for s, n in counts.items()) or run.get("origin") or ""
-    lines = [f"run {run['run_id']} {run['status']} in {run['duration_s'] or 0:.1f}s ({parts})"]
+    took = _seconds(run["duration_s"] or 0)
+    if run["status"] == "succeeded" and run["stages"] and set(counts) == {"cached"}:
+        # nothing ran: "succeeded in 0.0s" would read as if every stage ran in no time
+        head = f"run {run['run_id']} cached (all {len(run['stages'])} stages) in {took}"
+    else:
+        head = f"run {run['run_id']} {run['status']} in {took} ({parts})"
+    lines = [head]
     if run["metrics"]:
         lines.append("  metrics: " + "  ".join(f"{k}={v:.6g}" for k, v in run["metrics"].items()))
     for stage in run["stages"]:
         if stage["error"] and stage["status"] == "failed":
             lines.append(f"  {stage['error']}")
             lines.append(f"  executed notebook: {stage['notebook']}")
+    for note in run.get("notes") or ():
+        lines.append(f"  note: {note}")
     lines.append(f"  run folder: {run['run_dir']}")
-    lines.append(f"  details: mlops show {run['run_id']}")
+    lines.append(f"  details: {_show_command(run)}")
     return "\n".join(lines)
+
+
+def _show_command(run: dict[str, Any]) -> str:
+    """``mlops show ID``, said so that it works here: a compiled folder run from another folder
+    records into its notebook's store, which `mlops` run here would not find."""
+    import shlex
+    from pathlib import Path
+
+    from ..home import find_home
+
+    command = f"mlops show {run['run_id']}"
+    store = Path(run["run_dir"]).parent.parent  # <store>/runs/<id>
+    if find_home(Path.cwd()) == store:
+        return command
+    if find_home(store.parent) == store:
+        return f"cd {shlex.quote(str(store.parent))} && {command}"
+    return f"MLOPS_HOME={shlex.quote(str(store))} {command}"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f}s" if value >= 0.1 else f"{value:.2f}s"
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -101,7 +131,52 @@ def show_command(args: argparse.Namespace) -> int:
 
 
 def gc_command(args: argparse.Namespace) -> int:
-    removed, freed = api.gc(dry_run=args.dry_run)
-    verb = "would remove" if args.dry_run else "removed"
-    print(f"{verb} {removed} unreferenced objects ({freed / 1e6:.1f} MB)")
+    found = api.gc(dry_run=args.dry_run, keep_last=args.keep_last, older_than=args.older_than)
+    _print_collected(found, args.json)
     return 0
+
+
+def runs_rm_command(args: argparse.Namespace) -> int:
+    found = api.remove_runs(args.runs, dry_run=args.dry_run)
+    _print_collected(found, args.json)
+    return 0
+
+
+def _print_collected(found: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(found)
+        return
+    verb = "would remove" if found["dry_run"] else "removed"
+    for run in found["runs"]:
+        print(
+            f"{verb} run {run['run_id']}  {run['pipeline']}  {run['status']}  {run['started_at']}"
+        )
+    for run in found["kept"]:
+        print(f"kept run {run['run_id']}: {run['reason']}")
+    parts = [
+        _count(len(found["runs"]), "run", found["run_folders"]["bytes"]),
+        _count(found["objects"]["count"], "unreferenced object", found["objects"]["bytes"]),
+        _count(found["temp_files"]["count"], "temp file", found["temp_files"]["bytes"]),
+    ]
+    freed = "would free" if found["dry_run"] else "freed"
+    print(f"{verb} {', '.join(parts)}: {freed} {human_size(found['freed_bytes'])}")
+
+
+def _count(n: int, what: str, size: int) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'} ({human_size(size)})"
+
+
+def doctor_command(args: argparse.Namespace) -> int:
+    report = api.doctor()
+    if args.json:
+        print_json(report)
+    else:
+        for found in report["findings"]:
+            print(f"{found['severity']}: {found['check']}: {found['problem']}")
+            for example in found["examples"]:
+                print(f"    {example}")
+            print(f"  what to do: {found['fix']}")
+        state = "healthy" if report["healthy"] else "has problems"
+        count = len(report["findings"])
+        print(f"store {report['store']} {state} ({count} finding{'' if count == 1 else 's'})")
+    return 0 if report["healthy"] else 1

@@ -7,8 +7,9 @@ Pure functions over ``ast``; no kernel, no imports of the user's code. The rules
   are taken to run);
 * a name is *written* by assignment of any form (plain, augmented, annotated, subscript or attribute
   assignment, ``del``, ``import``, ``def``/``class``, ``for``/``with``/``except`` targets, ``:=``,
-  ``match`` captures) and by a method-call statement on it (``model.fit(X)`` mutates ``model``), except
-  when the receiver is a module bound by an import (``plt.plot(x)`` does not change ``plt``);
+  ``match`` captures) and by a method-call statement on it that can change it (``model.fit(X)``
+  mutates ``model``, ``df.head()`` does not: :func:`call_effect`), except when the receiver is a
+  module bound by an import (``plt.plot(x)`` does not change ``plt``);
 * mutation (subscript/attribute assignment, augmented assignment, method call, ``del``) needs the
   old value, so it is a read too;
 * a mutation through another name changes the value it came from: a plain alias (``t = table``),
@@ -465,8 +466,9 @@ class FlowAnalyzer(_Dispatch):
             call = call.value
         if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute):
             root = _root_name(call.func.value)
-            if root is not None and root.id not in self.flow.modules:
-                self._changed(root.id, root.lineno, f"mutated by .{call.func.attr}()")
+            how = call_effect(call)
+            if root is not None and root.id not in self.flow.modules and how is not None:
+                self._changed(root.id, root.lineno, how)
             if call.func.attr == "shuffle" and call.args:  # rng.shuffle(x), random.shuffle(x)
                 arg = _root_name(call.args[0])
                 if arg is not None:
@@ -573,6 +575,64 @@ class FlowAnalyzer(_Dispatch):
             self.write(name, line, "assigned by := in a comprehension")
 
     visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _comprehension
+
+
+# Methods that change their receiver in place: list, dict, set, DataFrame/Series, ndarray,
+# estimators (scikit-learn, Keras, PyTorch modules and optimizers), graphs.
+_MUTATING = frozenset((
+    "append", "extend", "insert", "remove", "pop", "clear", "sort", "reverse", "update",
+    "setdefault", "popitem", "add", "discard", "intersection_update", "difference_update",
+    "symmetric_difference_update", "fill", "resize", "put", "itemset", "partition", "setflags",
+    "byteswap", "fit", "partial_fit", "fit_transform", "fit_predict", "fit_resample", "train",
+    "eval", "compile", "load_state_dict", "zero_grad", "step", "backward", "seed", "shuffle",
+))  # fmt: skip
+_MUTATING_PREFIXES = ("set_", "add_", "remove_", "update_", "fit_", "partial_fit")
+# Methods that only show, query, copy or export their receiver, for every common type that has
+# them (``plot``/``hist`` are not here: on Matplotlib axes they draw into the receiver).
+_PURE = frozenset((
+    "head", "tail", "describe", "info", "value_counts", "nunique", "unique", "count", "sum",
+    "mean", "median", "min", "max", "std", "var", "mode", "quantile", "corr", "cov", "isna",
+    "isnull", "notna", "notnull", "any", "all", "memory_usage", "copy", "keys", "values", "items",
+    "index", "show", "summary", "savefig", "predict", "predict_proba", "predict_log_proba",
+    "decision_function", "score", "transform", "inverse_transform", "sort_values", "sort_index",
+    "sample", "nlargest", "nsmallest", "groupby", "agg", "aggregate", "select_dtypes", "astype",
+    "round", "abs", "cumsum", "diff", "pct_change", "drop", "dropna", "fillna", "replace",
+    "rename", "reset_index", "set_index", "drop_duplicates", "duplicated", "merge", "join",
+    "concat", "pivot", "pivot_table", "melt", "query", "filter", "equals", "tolist", "tobytes",
+    "tofile", "dumps", "save", "save_model", "display",
+))  # fmt: skip
+_PURE_PREFIXES = ("to_", "get_", "is_", "has_")
+
+
+def call_effect(call: ast.Call) -> str | None:
+    """What a method-call statement does to its receiver, as ``Use.how``: ``"mutated by
+    .fit()"``, ``"may be changed by .optimize()"`` for a method of no known list, or None for a
+    method that leaves it as it was (``.head()``, ``.to_csv(...)``, ``.value_counts()``).
+
+    A method no list knows counts as a change: the runtime check (``values.save_outputs``)
+    catches a missed change only in a value the stage loaded, not in a setup global it rebuilds,
+    and a needless output only costs a save. pandas' ``inplace=`` decides for itself.
+    """
+    assert isinstance(call.func, ast.Attribute)
+    name = call.func.attr
+    inplace = next((k.value for k in call.keywords if k.arg == "inplace"), None)
+    if inplace is not None:
+        if isinstance(inplace, ast.Constant) and inplace.value is True:
+            return f"mutated by .{name}(inplace=True)"
+        if not isinstance(inplace, ast.Constant):
+            return f"may be changed by .{name}(inplace=...)"
+    if name in _PURE:
+        return None  # without inplace=True, pandas' drop/fillna/set_index... return a copy
+    if (
+        name in _MUTATING
+        or name.startswith(_MUTATING_PREFIXES)
+        or (name.endswith("_") and not name.startswith("_"))  # PyTorch's add_, zero_, clamp_
+        or name == "__setitem__"
+    ):
+        return f"mutated by .{name}()"
+    if name.startswith(_PURE_PREFIXES):
+        return None
+    return f"may be changed by .{name}()"
 
 
 def _bind(name: str, line: int) -> ast.stmt:

@@ -19,7 +19,7 @@ from ..errors import CompileError
 from .analysis import Flow, Use
 from .cells import analyze_cells, metric_names, parse_cell, read_parameters
 from .model import SCHEMA_VERSION, CodeCell, Parameter, Pipeline, Stage
-from .notebook import Cell, Notebook
+from .notebook import Cell, Notebook, encodable
 from .stages import CellNote, StageDraft, assign_stages, cell_error, code_cell, strip_magic
 
 # Names a kernel provides without any stage defining them.
@@ -85,11 +85,7 @@ def build_pipeline(nb: Notebook) -> Pipeline:
     _link(nb, work)
     stages = [w.stage() for w in work]
     if not stages:
-        raise CompileError(
-            "has no code cells to run.",
-            notebook=nb.path,
-            hint="Add code cells, or remove the 'skip' tags from them.",
-        )
+        raise _nothing_to_run(nb, param_cells, setup_cells, metric_cells, notes)
     return Pipeline(
         name=pipeline_name(nb.path),
         version=_version(parameters, setup, stages),
@@ -109,6 +105,61 @@ def build_pipeline(nb: Notebook) -> Pipeline:
             }
             for n in notes
         ),
+    )
+
+
+def _cells(cells: list[Cell]) -> str:
+    if len(cells) == 1:
+        return f"cell {cells[0].index}" + (f" (id {cells[0].id})" if cells[0].id else "")
+    return "cells " + ", ".join(str(c.index) for c in cells)
+
+
+def _nothing_to_run(
+    nb: Notebook,
+    params: list[Cell],
+    setup: list[Cell],
+    metrics: list[Cell],
+    notes: list[CellNote],
+) -> CompileError:
+    """Why no stage has a cell, in the notebook's own terms: the fix differs with the cause."""
+    skipped = [n.cell for n in notes if n.kind == "skip"]
+    other = [n.cell for n in notes if n.kind in ("injected", "drives")]
+    roles = [
+        (role, cells)
+        for role, cells in (("parameters", params), ("setup", setup), ("metrics", metrics))
+        if cells
+    ]
+    also = (
+        f"; {_cells(skipped)} {'is' if len(skipped) == 1 else 'are'} tagged 'skip'"
+        if skipped
+        else ""
+    )
+    if roles:
+        what = " and ".join(f"the {role} {_cells(cells)}" for role, cells in roles)
+        return CompileError(
+            f"has no code cells to run: its only code is {what}, which stages use but which is "
+            f"no stage's work{also}.",
+            notebook=nb.path,
+            hint="Add the code to run as cells below it (an untagged cell is stage 'main'; tag "
+            "one 'stage:NAME' to name its stage).",
+        )
+    if skipped and not other:
+        return CompileError(
+            f"has no code cells to run: every code cell is tagged 'skip' ({_cells(skipped)}).",
+            notebook=nb.path,
+            hint="Remove the 'skip' tag from the cells the pipeline should run.",
+        )
+    if skipped or other:
+        return CompileError(
+            f"has no code cells to run: its code cells only drive the pipeline (%mlops lines) or "
+            f"are papermill's injected parameters ({_cells(other)}){also}.",
+            notebook=nb.path,
+            hint="Add the code to run as cells of their own.",
+        )
+    return CompileError(
+        "has no code cells to run: it holds no code cells at all.",
+        notebook=nb.path,
+        hint="Add code cells (an untagged cell is stage 'main').",
     )
 
 
@@ -355,6 +406,8 @@ def _kernelspec(metadata: dict[str, Any]) -> dict[str, Any]:
     spec = metadata.get("kernelspec")
     if isinstance(spec, dict) and isinstance(spec.get("name"), str):
         return {
-            k: spec[k] for k in ("display_name", "language", "name") if isinstance(spec.get(k), str)
+            k: spec[k]
+            for k in ("display_name", "language", "name")
+            if isinstance(spec.get(k), str) and encodable(spec[k])
         }
     return {"display_name": "Python 3", "language": "python", "name": "python3"}

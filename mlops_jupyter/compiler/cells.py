@@ -10,9 +10,10 @@ import ast
 import math
 from typing import Any
 
+from ..errors import shown
 from .analysis import Flow, TooDeep, analyze
 from .model import PARAMETER_TYPES, Parameter
-from .notebook import Cell, Notebook
+from .notebook import Cell, Notebook, encodable
 from .stages import cell_error
 from .syntax import parse_source
 
@@ -58,21 +59,23 @@ def literal_problem(value: Any) -> str | None:
     kind = PARAMETER_TYPES.get(type(value))
     if kind is None:
         return f"a {type(value).__name__}"
+    if kind == "str" and not encodable(value):
+        return f"text that is not valid Unicode ({shown(value)}: bytes of another encoding?)"
     if kind == "list":
         return next((p for p in map(literal_problem, value) if p), None)
     if kind == "dict":
         for key, item in value.items():
-            problem = None if isinstance(key, str) else f"a key that is not a string ({key!r})"
+            problem = (
+                literal_problem(key)
+                if isinstance(key, str)
+                else f"a key that is not a string ({shown(key)})"
+            )
             problem = problem or literal_problem(item)
             if problem:
                 return problem
     if kind == "float" and not math.isfinite(value):
         return f"a number that is not finite ({value!r})"
     return None
-
-
-def _literal_type(value: Any) -> str | None:
-    return None if literal_problem(value) else PARAMETER_TYPES[type(value)]
 
 
 def read_parameters(nb: Notebook, cell: Cell, found: dict[str, Parameter]) -> None:
@@ -108,17 +111,27 @@ def read_parameters(nb: Notebook, cell: Cell, found: dict[str, Parameter]) -> No
                 f"Write a literal such as '{name} = 100', or compute it in a stage from a literal parameter.",
                 line=stmt.lineno,
             ) from None
-        kind = _literal_type(value)
-        if kind is None:
+        problem = literal_problem(value)
+        if problem:
+            kind = PARAMETER_TYPES.get(type(value))
+            what = (
+                f"a {type(value).__name__}"
+                if kind is None
+                else f"a {kind} that holds {problem}"
+                if kind in ("list", "dict")
+                else problem
+            )
             raise cell_error(
                 nb,
                 cell,
-                f"parameter '{name}' is a {type(value).__name__}; parameters are int, float, str, "
+                f"parameter '{name}' is {what}; parameters are int, float, str, "
                 "bool, list, dict or None (lists and dicts of those, dict keys strings).",
                 "Use a list instead of a tuple or set, and finite numbers.",
                 line=stmt.lineno,
             )
-        found[name] = Parameter(name, value, kind, cell.index, cell.id, stmt.lineno)
+        found[name] = Parameter(
+            name, value, PARAMETER_TYPES[type(value)], cell.index, cell.id, stmt.lineno
+        )
 
 
 def metric_names(nb: Notebook, cell: Cell) -> list[tuple[str, int]]:

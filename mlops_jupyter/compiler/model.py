@@ -66,6 +66,7 @@ class Stage:
             "inputs": list(self.inputs),
             "outputs": list(self.outputs),
             "cells": [cell.ref for cell in self.cells],
+            "cell_numbers": [cell.index for cell in self.cells],  # as users count them
             "options": dict(self.options),
             "parameters": list(self.parameters),
             "metrics": list(self.metrics),
@@ -115,6 +116,7 @@ class Pipeline:
             "parameters": self.parameters_json(),
             "stages": [stage.to_dict() for stage in self.stages],
             "setup_cells": [cell.index for cell in self.setup],
+            "setup_cell_ids": [cell.ref for cell in self.setup],
             "parameter_cells": {
                 p.name: {"cell": p.cell, "id": p.cell_id, "line": p.line}
                 for p in self.parameters.values()

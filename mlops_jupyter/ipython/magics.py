@@ -30,7 +30,7 @@ HELP = """\
   %%mlops stage NAME [--after A,B] [--no-cache] [--retries N] [--timeout S]
         first line of a cell: the cell runs as usual and starts pipeline stage NAME
   %mlops explain [NOTEBOOK] [--json]       stages, parameters and data flow (writes nothing)
-  %mlops compile [NOTEBOOK] [-o DIR]       the compiled pipeline folder
+  %mlops compile [NOTEBOOK] [-o DIR [--force]]  the compiled pipeline folder
   %mlops run [NOTEBOOK|DIR] [-p k=v ...] [-j N] [--no-cache] [--force S] [--stages a,b]
              [--from S] [--background]
         run the notebook as saved on disk (save it first) with a live stage graph;
@@ -45,8 +45,8 @@ HELP = """\
   %mlops help                              this text
 
 The notebook is the one JupyterLab (JPY_SESSION_NAME) or VS Code (__vsc_ipynb_file__) says
-this kernel serves; elsewhere pass --notebook PATH. In Python: mlops_jupyter.show_run(),
-show_metrics(), show_data().
+this kernel serves; elsewhere pass --notebook PATH (every verb above but log and help takes it).
+In Python: mlops_jupyter.show_run(), show_metrics(), show_data().
 """
 
 
@@ -79,9 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text, description=text)
         return p
 
+    def notebook_option(p: argparse.ArgumentParser) -> None:
+        # the same option on every verb that needs the notebook or its store: HELP offers it
+        # for all of them, so no verb may refuse it
+        p.add_argument("--notebook", metavar="PATH", help="the notebook, when it cannot be found")
+
     def notebook_args(p: argparse.ArgumentParser, what: str = "NOTEBOOK") -> None:
         p.add_argument("target", nargs="?", metavar=what)
-        p.add_argument("--notebook", metavar="PATH", help="the notebook, when it cannot be found")
+        notebook_option(p)
 
     p = verb("explain", "stages, parameters and data flow")
     notebook_args(p)
@@ -90,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = verb("compile", "compile into a pipeline folder")
     notebook_args(p)
     p.add_argument("-o", "--output", metavar="DIR")
+    p.add_argument("--force", action="store_true", help="write into a folder holding other files")
 
     p = verb("run", "run the pipeline with a live stage graph")
     notebook_args(p, "NOTEBOOK|DIR")
@@ -99,18 +105,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = verb("runs", "run history")
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--all", action="store_true")
-    p.add_argument("--notebook", metavar="PATH")
+    notebook_option(p)
 
     p = verb("show", "one run")
     p.add_argument("run", nargs="?", default=None, metavar="RUN")
+    notebook_option(p)
 
     p = verb("metrics", "runs x metrics")
     p.add_argument("keys", nargs="*", metavar="KEY")
     p.add_argument("--runs", type=int, default=20)
     p.add_argument("--minimize", action="append", default=[], metavar="K,...")
+    notebook_option(p)
 
     p = verb("data", "data versions")
     p.add_argument("path", nargs="?", metavar="PATH")
+    notebook_option(p)
 
     p = verb("log", "log metrics or parameters")
     p.add_argument("pairs", nargs="+", metavar="KEY=VALUE")
@@ -212,7 +221,11 @@ class MlopsMagics(Magics):
         given = getattr(args, "target", None) or getattr(args, "notebook", None)
         return notebook_for(self.shell, given)
 
-    def _where(self) -> Path | None:
+    def _where(self, args: argparse.Namespace) -> Path | None:
+        """The notebook whose store a read verb looks in: ``--notebook``, else the session's
+        (None: the working folder's store)."""
+        if args.notebook:
+            return notebook_for(self.shell, args.notebook)
         return current_notebook(self.shell)
 
     def _explain(self, args: argparse.Namespace) -> None:
@@ -227,7 +240,7 @@ class MlopsMagics(Magics):
         print(explain_text(pipeline), end="")
 
     def _compile(self, args: argparse.Namespace) -> None:
-        compiled = api.compile(self._notebook(args), args.output)
+        compiled = api.compile(self._notebook(args), args.output, force=args.force)
         print(
             f"Compiled pipeline '{compiled['pipeline']}' version {compiled['version']} "
             f"({len(compiled['stages'])} stages) into {compiled['output']}"
@@ -307,10 +320,9 @@ class MlopsMagics(Magics):
             view.tick()
 
     def _runs(self, args: argparse.Namespace) -> None:
-        notebook = None
-        if not args.all:
-            notebook = Path(args.notebook).resolve() if args.notebook else self._where()
-        runs = api.runs(notebook or Path.cwd(), limit=args.limit, notebook=notebook)
+        where = self._where(args)
+        notebook = None if args.all else where
+        runs = api.runs(where or Path.cwd(), limit=args.limit, notebook=notebook)
         from ..views.tables import runs_table_html
         from ..views.text import runs_table
 
@@ -319,7 +331,7 @@ class MlopsMagics(Magics):
     def _show(self, args: argparse.Namespace) -> None:
         from .widgets import show_run
 
-        display(show_run(args.run, where=self._where()))
+        display(show_run(args.run, where=self._where(args)))
 
     def _metrics(self, args: argparse.Namespace) -> None:
         from .widgets import show_metrics
@@ -329,14 +341,14 @@ class MlopsMagics(Magics):
                 args.keys or None,
                 args.runs,
                 minimize=split_list(args.minimize) or None,
-                where=self._where(),
+                where=self._where(args),
             )
         )
 
     def _data(self, args: argparse.Namespace) -> None:
         from .widgets import show_data
 
-        display(show_data(args.path, where=self._where()))
+        display(show_data(args.path, where=self._where(args)))
 
     def _log(self, args: argparse.Namespace) -> None:
         from ..tracking import runtime as mlops

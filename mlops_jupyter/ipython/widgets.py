@@ -20,12 +20,12 @@ from typing import Any
 
 try:
     import ipywidgets as W
-except ImportError as exc:  # an optional extra: say how to get it instead of a bare traceback
+except ImportError as exc:  # a dependency, but an environment can lose it: say how to get it back
     from ..errors import MlopsError
 
     raise MlopsError(
-        "the inline views need ipywidgets 8.",
-        hint="Install them with: pip install 'mlops-jupyter[widgets]'.",
+        "the inline views need ipywidgets 8, which this environment lacks.",
+        hint="Install it with: pip install 'ipywidgets>=8'.",
     ) from exc
 
 from .. import api

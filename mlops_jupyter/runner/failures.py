@@ -67,6 +67,40 @@ def describe_early_exit(stage: str, notebook: str, executed: Path) -> str:
     )
 
 
+_REPORTED = re.compile(r"^(UsageError): (.+)$", re.MULTILINE)
+_MAGIC_NAME = re.compile(r"`%{1,2}(\w+)`")
+
+
+def _source_lines(cell: dict[str, Any]) -> list[str]:
+    source = cell.get("source", "")
+    return ("".join(source) if isinstance(source, list) else str(source)).splitlines()
+
+
+def _reported_error(cell: dict[str, Any]) -> tuple[str, str, int | None] | None:
+    """``(name, message, line)`` of the error a cell printed instead of raising, with the line
+    of the magic it came from when the message names it or the cell has only one."""
+    printed = "".join(
+        "".join(o["text"]) if isinstance(o.get("text"), list) else str(o.get("text", ""))
+        for o in cell.get("outputs", [])
+        if o.get("output_type") == "stream" and o.get("name") == "stderr"
+    )
+    found = _REPORTED.findall(strip_ansi(printed))
+    if not found:
+        return None
+    name, message = found[-1]
+    lines = _source_lines(cell)
+    magics = [i for i, text in enumerate(lines) if text.lstrip().startswith("%")]
+    named = _MAGIC_NAME.search(message)
+    if named:
+        word = re.compile(rf"%{{1,2}}{re.escape(named.group(1))}\b")
+        magics = [i for i in magics if word.match(lines[i].lstrip())] or magics
+    if len(magics) != 1:
+        return name, message.strip(), None
+    line = lines[magics[0]].strip()
+    line = line if len(line) <= 80 else line[:77] + "..."
+    return name, f"{message.strip()} (in {line})", magics[0] + 1
+
+
 def describe(
     stage: str,
     notebook: str,
@@ -81,12 +115,26 @@ def describe(
     cell = _executed_cell(executed, exec_count) if exec_count is not None else None
     meta = (cell or {}).get("metadata", {}).get("mlops", {})
     origin = meta.get("source_cell")
+    line: int | None = None
+    if ename == "CellExecutionError" and not evalue and cell is not None:
+        # papermill's name for a cell that failed without raising: IPython reports a line
+        # magic's UsageError on stderr only, so the cell's own output says what failed
+        found = _reported_error(cell)
+        if found:
+            ename, evalue, line = found
+        else:
+            evalue = (
+                "the cell failed without raising an exception (its output in the executed "
+                "notebook says why)"
+            )
     if origin:
         where = f" at {notebook} cell {origin['index']} (id {origin['id']})"
         text = strip_ansi("\n".join(traceback or []))
         match = _CELL_LINE.search(text)
         if match:
-            where += f", line {int(match.group(1)) + int(origin.get('line_offset', 0))}"
+            line = int(match.group(1))
+        if line is not None:
+            where += f", line {line + int(origin.get('line_offset', 0))}"
     elif meta.get("role") == "outputs":
         where = " while handing its values on"
     elif meta.get("role") == "inputs":

@@ -69,6 +69,42 @@ def _client_class() -> type:
 
 FAST_CLIENT = f"{__name__}.FastKernelClient"
 
+# The pool's folder of connection files and IPC sockets: ``$TMPDIR/mlops-kernels-<pid>-XXXX``.
+# A run killed outright cannot remove it; the pid in its name lets the next run see its owner is
+# gone and remove it (a folder named without a pid, by an older version, is left alone).
+KERNEL_DIR_PREFIX = "mlops-kernels-"
+
+
+def dead_kernel_dirs(parent: str | Path | None = None) -> list[Path]:
+    """Kernel folders in ``parent`` (default the temp folder) whose owning process is gone."""
+    from ..files import pid_alive
+
+    found = []
+    try:
+        entries = list(os.scandir(parent or tempfile.gettempdir()))
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.name.startswith(KERNEL_DIR_PREFIX):
+            continue
+        owner = entry.name[len(KERNEL_DIR_PREFIX) :].split("-", 1)[0]
+        if owner.isdigit() and not pid_alive(int(owner)) and entry.is_dir(follow_symlinks=False):
+            try:
+                mine = entry.stat(follow_symlinks=False).st_uid == os.getuid()
+            except OSError:
+                continue
+            if mine:  # another user's folder is theirs to clean
+                found.append(Path(entry.path))
+    return found
+
+
+def remove_dead_kernel_dirs(parent: str | Path | None = None) -> list[Path]:
+    """Remove the kernel folders of dead runs; returns those removed."""
+    found = dead_kernel_dirs(parent)
+    for folder in found:
+        shutil.rmtree(folder, ignore_errors=True)
+    return found
+
 
 def __getattr__(name: str) -> object:
     # jupyter_client imports the client class by dotted name; build it (and import
@@ -97,7 +133,13 @@ class KernelPool:
         self._fork = os.environ.get("MLOPS_FORK_KERNELS", "1") != "0"
         self.cwd = str(cwd)
         self.env = {**os.environ, **_KERNEL_ENV, **(env or {})}
-        self._dir = tempfile.mkdtemp(prefix="mlops-kernels-")
+        # a notebook that ran `mlops run` may have an interactive run: its workers' context must
+        # not reach a stage kernel, whose workers log into the stage
+        from ..tracking.runtime import CONTEXT_ENV
+
+        self.env.pop(CONTEXT_ENV, None)
+        remove_dead_kernel_dirs()  # what runs killed since the last one left in $TMPDIR
+        self._dir = tempfile.mkdtemp(prefix=f"{KERNEL_DIR_PREFIX}{os.getpid()}-")
         self._count = 0
         self._spare: deque[Future[Any]] = deque()
         self._live: set[Any] = set()

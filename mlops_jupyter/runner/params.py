@@ -12,20 +12,60 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..errors import MlopsError
+from ..errors import SHOWN_CHARS, MlopsError, shown
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
 
 def split_assignments(items: Iterable[str]) -> dict[str, str]:
+    """``-p`` words (``NAME=VALUE``) by name; text from argv that is not UTF-8 is refused here,
+    naming the parameter, rather than when the store or the kernel fails to carry it."""
     found: dict[str, str] = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            raise MlopsError(f"-p {item!r} is not NAME=VALUE.", hint="Write e.g. -p n=100.")
-        found[name.strip()] = value
+            raise MlopsError(
+                f"-p {_argv_text(item)} is not NAME=VALUE.", hint="Write e.g. -p n=100 or -p n 100."
+            )
+        name = name.strip()
+        if not _is_utf8(name):
+            raise MlopsError(
+                f"-p {_argv_text(item)}: the parameter name is not UTF-8 text.", hint=_UTF8_HINT
+            )
+        if not _is_utf8(value):
+            raise MlopsError(
+                f"parameter '{name}' (-p): its value {_argv_text(value)} is not UTF-8 text, "
+                "which no notebook, store or kernel message can carry.",
+                hint=_UTF8_HINT,
+            )
+        found[name] = value
     return found
+
+
+_UTF8_HINT = (
+    "Pass it as UTF-8: run in a UTF-8 locale (e.g. LANG=C.UTF-8) or convert the script or file "
+    "the value came from (iconv -t UTF-8)."
+)
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _argv_text(text: str) -> str:
+    """Text from argv as the user typed it: undecodable bytes (which Python keeps as lone
+    surrogates) shown as the bytes they were."""
+    if _is_utf8(text):
+        return shown(text)
+    try:
+        return shown(text.encode("utf-8", "surrogateescape"))
+    except UnicodeEncodeError:  # a surrogate no byte decodes to (from JSON, not argv)
+        return shown(text.encode("utf-8", "backslashreplace"))
 
 
 def _literal(text: str) -> Any:
@@ -37,14 +77,16 @@ def _literal(text: str) -> Any:
 
 def _fail(name: str, kind: str, default: Any, value: Any, why: str = "") -> MlopsError:
     return MlopsError(
-        f"parameter '{name}' expects {'an' if kind == 'int' else 'a'} {kind} (default {default!r}), "
-        f"got {value!r}{why}.",
+        f"parameter '{name}' expects {'an' if kind == 'int' else 'a'} {kind} (default "
+        f"{shown(default)}), got {shown(value)}{why}.",
         hint=_example(name, kind, default),
     )
 
 
 def _example(name: str, kind: str, default: Any) -> str:
     example = json.dumps(default) if kind in ("list", "dict") else repr(default)
+    if len(example) > SHOWN_CHARS:  # a default too long to echo: an example of its type
+        example = {"list": "[1, 2]", "dict": '{"a": 1}', "str": "text"}.get(kind, "...")
     return f"Pass e.g. -p {name}={example}."
 
 
@@ -99,7 +141,7 @@ def coerce_value(name: str, spec: Mapping[str, Any], value: Any) -> Any:
         # a tuple would reach the kernel as its text, and share a cache entry with a list
         raise MlopsError(
             f"parameter '{name}' expects {'an' if kind == 'int' else 'a'} {kind} (default "
-            f"{default!r}), got {value!r} (not plain data: it holds {problem}); parameters are "
+            f"{shown(default)}), got {shown(value)} (not plain data: it holds {problem}); parameters are "
             "int, float, str, bool, list, dict or None (lists and dicts of those, dict keys "
             "strings).",
             hint=_write_instead(name, value, kind, default),
@@ -118,6 +160,10 @@ def _write_instead(name: str, value: Any, kind: str, default: Any) -> str:
     try:
         plain = json.dumps(value, allow_nan=False, default=as_list)
     except (TypeError, ValueError, RecursionError):
+        return _example(name, kind, default)
+    if (
+        isinstance(value, str) or len(plain) > SHOWN_CHARS
+    ):  # nothing to rewrite, or too long to echo
         return _example(name, kind, default)
     return f"Write it as -p {name}={plain} (lists in [], dict keys in quotes)."
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..compiler.model import SCHEMA, SCHEMA_VERSION
-from ..errors import MlopsError
+from ..errors import MlopsError, RefusedError, shown
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,22 @@ def _topological(stages: list[StagePlan]) -> tuple[StagePlan, ...]:
     return tuple(ordered)
 
 
+def _stage_notebook(folder: Path, manifest: Path, entry: dict[str, Any]) -> Path:
+    """A stage's notebook, refused unless its real path is inside the compiled folder: what a
+    folder runs is what it holds, so a copied or edited pipeline.json cannot run code from
+    elsewhere (the server runs folders under its root on request)."""
+    named = entry.get("notebook")
+    notebook = folder / named if isinstance(named, str) else None
+    if notebook is None or os.path.commonpath([folder, os.path.realpath(notebook)]) != str(folder):
+        raise RefusedError(
+            f"{manifest}: the notebook of stage '{entry.get('name')}' ({shown(named)}) is outside "
+            f"the compiled folder.",
+            hint="Compile the notebook again; a compiled folder runs only the stage notebooks "
+            "it holds.",
+        )
+    return notebook
+
+
 def load_plan(folder: str | Path) -> Plan:
     folder = Path(folder).resolve()
     manifest_path = folder / "pipeline.json"
@@ -90,7 +107,7 @@ def load_plan(folder: str | Path) -> Plan:
         )
     stages = []
     for entry in data["stages"]:
-        notebook = folder / entry["notebook"]
+        notebook = _stage_notebook(folder, manifest_path, entry)
         if not notebook.is_file():
             raise MlopsError(f"{notebook} is missing.", hint="Compile the notebook again.")
         stages.append(

@@ -11,6 +11,7 @@ import os
 import platform
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import contextmanager
@@ -51,14 +52,22 @@ class Target:
     plan: Plan
     notebook: str | None  # the source notebook, when the run started from one
     home: Path
+    notes: tuple[str, ...] = ()  # for the user: where the run is recorded, when that may surprise
 
 
-def prepare(target: str | Path) -> Target:
-    """A notebook (compiled on the way, into the store) or a compiled folder, ready to run."""
+def prepare(target: str | Path, home: str | Path | None = None) -> Target:
+    """A notebook (compiled on the way, into the store) or a compiled folder, ready to run.
+
+    ``home`` is the store to record into, when the caller has decided it (the server runs only
+    into a store inside its root); else the store the notebook's own runs use.
+    """
     path = Path(target)
     if path.is_dir():
         plan = load_plan(path)
-        return Target(plan, None, find_home(path))
+        if home is not None:
+            return Target(plan, None, Path(home))
+        found, notes = compiled_home(path, plan)
+        return Target(plan, None, found, notes)
     if not path.exists():
         raise MlopsError(f"{target}: no such notebook or compiled pipeline folder.")
     from ..compiler.output import compile_notebook
@@ -66,7 +75,34 @@ def prepare(target: str | Path) -> Target:
     compiled = compile_notebook(path)
     # Two notebooks with the same name and code share a compiled folder; each runs in its own.
     plan = replace(load_plan(compiled.output), workdir=path.resolve().parent)
-    return Target(plan, str(path.resolve()), find_home(path))
+    return Target(plan, str(path.resolve()), Path(home) if home is not None else find_home(path))
+
+
+def compiled_home(folder: Path, plan: Plan) -> tuple[Path, tuple[str, ...]]:
+    """The store a compiled folder's runs go to: the one its notebook's runs use, found from the
+    notebook's folder (pipeline.json's ``workdir``) as for the notebook itself — wherever the
+    folder is (``compile -o DIR``) and wherever it is run from, so `mlops runs` beside the
+    notebook lists them. Found from the folder itself, a folder outside the project opened a
+    store of its own that nothing else reads.
+
+    When that folder is not there (the folder was copied elsewhere, or the project moved), the
+    stages run in the working folder (``load_plan``) and the run is recorded in its store, with a
+    note saying so.
+    """
+    import json
+
+    home = find_home(plan.workdir)
+    try:
+        recorded = json.loads((folder / "pipeline.json").read_text()).get("workdir", ".")
+    except (OSError, ValueError, AttributeError):
+        recorded = "."
+    named = (folder.resolve() / str(recorded)).resolve()
+    if named == plan.workdir:
+        return home, ()
+    return home, (
+        f"{named} (the notebook's folder in pipeline.json) is not there: this run is recorded in "
+        f"{home}, the store of the folder it ran in ({plan.workdir}).",
+    )
 
 
 def environment(plan: Plan, home: Path) -> dict[str, Any]:
@@ -134,6 +170,17 @@ class _Run:
         # its fingerprint move) is that value's producer for the stages after it in the notebook
         self.extra_after: dict[str, set[str]] = {}
         self.stale: set[str] = set()  # running on a value that changed since: result discarded
+        # Files: a stage may read what a stage before it in the notebook writes, with no value
+        # between them. Such pairs found in the last run are ordered from the start; a pair
+        # found now (both finished, the later one started before the earlier one ended) makes
+        # the later one run again after it; a stage that failed while a stage before it was
+        # still running runs once more after it (it may have missed a file it makes).
+        self.file_after: dict[str, set[str]] = {}
+        self.opened: dict[str, tuple[set[str], set[str]]] = {}  # name -> (read, written)
+        self.clock: dict[str, tuple[float, float]] = {}  # name -> (decided or submitted, ended)
+        self.failed_early: set[str] = set()  # failed while an earlier stage ran: tried again
+        self.keys: dict[str, str] = {}  # the cache key each stage that ran was stored under
+        self.cancelling = False
         self.env: dict[str, Any] = {}  # captured when the run starts (package versions...)
         self.notes: dict[str, str] = {}  # why a stage ran, recorded with its success
         self.run_id = ""
@@ -149,7 +196,93 @@ class _Run:
     # -- deciding
 
     def _upstreams(self, name: str) -> list[str]:
-        return [*self.plan.stage(name).after, *sorted(self.extra_after.get(name, ()))]
+        extra = self.extra_after.get(name, set()) | self.file_after.get(name, set())
+        return [*self.plan.stage(name).after, *sorted(extra - set(self.plan.stage(name).after))]
+
+    # -- files between stages
+
+    def _learn_file_order(self) -> None:
+        """Order the stages that met through a file in the last run, so this one need not
+        run one of them twice."""
+        last = self.store.last_stage_files(self.plan.name, self.target.notebook)
+        sets = {name: _opened(files) for name, files in last.items() if name in self.status}
+        for late, (read, written) in sets.items():
+            for early, (was_read, wrote) in sets.items():
+                if self.position[early] >= self.position[late] or self._waits_for(early, late):
+                    continue
+                if wrote & (read | written) or was_read & written:
+                    self.file_after.setdefault(late, set()).add(early)
+
+    def _opened_files(self, name: str, files: dict[str, Any], started: float) -> None:
+        """``name`` finished (ran or cached) having opened ``files``: check it against every
+        other finished stage; the later one of a pair that met through a file too early runs
+        again after the earlier one."""
+        self.opened[name] = _opened(files)
+        self.clock[name] = (started, time.monotonic())
+        for other in list(self.opened):
+            if other == name or other not in self.opened or name not in self.opened:
+                continue
+            early, late = sorted((name, other), key=self.position.__getitem__)
+            if self.clock[late][0] >= self.clock[early][1] or self._waits_for(early, late):
+                continue  # it started after the earlier one had ended: it saw its files
+            overwritten = sorted(self.opened[early][0] & self.opened[late][1])
+            if overwritten:
+                self._read_while_rewritten(early, late, overwritten[0])
+                continue
+            met = sorted(self.opened[early][1] & (self.opened[late][0] | self.opened[late][1]))
+            if met:
+                self.file_after.setdefault(late, set()).add(early)
+                self.opened.pop(late, None)
+                where = os.path.relpath(met[0], self.plan.workdir)
+                self._invalidate(
+                    late, f"stage '{early}', before it in the notebook, wrote {where} meanwhile"
+                )
+
+    def _waits_for(self, name: str, other: str) -> bool:
+        """Whether ``name`` runs after ``other`` already (an ``after:`` may point down the
+        notebook): then ordering ``other`` after ``name`` would be a cycle."""
+        seen, todo = set(), [name]
+        while todo:
+            for up in self._upstreams(todo.pop()):
+                if up == other:
+                    return True
+                if up not in seen and up in self.status:
+                    seen.add(up)
+                    todo.append(up)
+        return False
+
+    def _read_while_rewritten(self, early: str, late: str, path: str) -> None:
+        """``early`` read a file that ``late``, after it in the notebook, wrote while it ran: what
+        it read may not be what the notebook reads, and running it again would read ``late``'s
+        file. Nothing can make this run right: it fails, saying so; the next run orders them."""
+        if self.status[early] == StageStatus.SUCCEEDED and early in self.keys:
+            self.store.cache_forget(self.keys[early])  # its key hashed the file after the fact
+        self.opened.pop(early, None)
+        where = os.path.relpath(path, self.plan.workdir)
+        self._finish(
+            early,
+            StageStatus.FAILED,
+            error=(
+                f"stage '{early}' read {where} while stage '{late}', after it in the notebook, "
+                f"wrote it: it may not have read what the notebook reads. Run again (the next run "
+                f"runs '{late}' after '{early}'), or tag '{late}' with after:{early}."
+            ),
+        )
+        for stage in self.order:
+            if early in self._upstreams(stage.name):
+                self._invalidate(stage.name, f"its upstream '{early}' failed")
+
+    def _ran_too_early(self, name: str, started: float) -> list[str]:
+        """Stages before ``name`` in the notebook that had not ended when it started."""
+        here = self.position[name]
+        return [
+            other
+            for other in self.status
+            if self.position[other] < here
+            and not self._waits_for(other, name)
+            and (other not in self.clock or self.clock[other][1] > started)
+            and self.status[other] not in (StageStatus.FAILED, StageStatus.SKIPPED)
+        ]
 
     def _producer(self, name: str, value: str) -> str:
         """The stage whose ``value`` this stage gets: the compiler's producer, or a stage between
@@ -200,6 +333,7 @@ class _Run:
             self.stale.add(name)
         else:
             self.results.pop(name, None)
+            self.opened.pop(name, None)
             self.status[name] = StageStatus.PENDING
             self.record.stage_reset(name, reason)
         for stage in self.plan.stages:
@@ -270,6 +404,7 @@ class _Run:
                 extra = sorted(v for v in hit["outputs"] if v not in stage.outputs)
                 if extra:
                     self._changed_in_place(name, extra)
+                self._opened_files(name, hit.get("files") or {}, time.monotonic())
             else:
                 self._submit(name, base, key, inputs)
             progressed = True
@@ -355,6 +490,7 @@ class _Run:
             retries=int(stage.options.get("retries", 0)),
         )
         self.status[name] = StageStatus.RUNNING
+        self.clock[name] = (time.monotonic(), float("inf"))
         self.record.stage_running(name, key, base, task.executed)
         self.futures[self.executor.submit(task)] = (name, base)
         # stages still to decide may each need a kernel: have them booting meanwhile
@@ -397,6 +533,17 @@ class _Run:
         executed = str(self.run_dir / f"{name}.ipynb")
         timing = {"started": outcome.started, "ended": outcome.ended, "attempts": outcome.attempts}
         if not outcome.ok:
+            early = [] if self.cancelling else self._ran_too_early(name, self.clock[name][0])
+            if early and name not in self.failed_early:
+                self.failed_early.add(name)
+                self.file_after.setdefault(name, set()).update(early)
+                self.status[name] = StageStatus.PENDING
+                self.record.stage_reset(
+                    name,
+                    f"it failed while stage '{early[0]}', before it in the notebook, was still "
+                    "running (it may make a file this one reads)",
+                )
+                return
             self._finish(
                 name,
                 StageStatus.FAILED,
@@ -409,6 +556,7 @@ class _Run:
             return
         metrics = manifest.get("metrics", {})
         self.results[name] = {"outputs": outputs, "metrics": metrics}
+        self.keys[name] = key
         if stage.options.get("cache") is not False:
             self.store.cache_put(key, self.plan.name, name, outputs, metrics, self.run_id, files)
         self._finish(
@@ -425,6 +573,8 @@ class _Run:
         )
         if changed:
             self._changed_in_place(name, sorted(changed))
+        if self.status[name] == StageStatus.SUCCEEDED:
+            self._opened_files(name, files, self.clock[name][0])
 
     # -- the loop
 
@@ -448,6 +598,7 @@ class _Run:
 
     def _cancel(self, reason: str) -> None:
         """Stop every running stage; they are recorded as failed with ``reason``."""
+        self.cancelling = True
         if self.executor is not None:
             self.executor.cancel()
         for future, (name, key) in list(self.futures.items()):
@@ -467,6 +618,7 @@ class _Run:
             environment=self.env,
             origin=self.options.origin,
         )
+        self._learn_file_order()
         outcome, error = RunStatus.SUCCEEDED, None
         try:
             with _terminate_as_interrupt():
@@ -492,14 +644,24 @@ class _Run:
         return self.run_id
 
 
+def _opened(files: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """(read, written) paths of a stage's ``files`` record."""
+    return set(files.get("read") or {}), set(files.get("written") or {})
+
+
 def run_pipeline(
     target: str | Path | Target,
     options: RunOptions | None = None,
     listeners: list[Listener] | None = None,
+    home: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Run a notebook or compiled folder; returns the run as the ``mlops run --json`` object."""
-    prepared = target if isinstance(target, Target) else prepare(target)
+    """Run a notebook or compiled folder; returns the run as the ``mlops run --json`` object
+    (with ``notes`` when :func:`prepare` has something to tell). ``home``: see ``prepare``."""
+    prepared = target if isinstance(target, Target) else prepare(target, home)
     with Store(prepared.home) as store:
         run = _Run(prepared, options or RunOptions(), list(listeners or []), store)
         run_id = run.execute()
-        return store.get_run(run_id)
+        found = store.get_run(run_id)
+    if prepared.notes:
+        found["notes"] = list(prepared.notes)
+    return found

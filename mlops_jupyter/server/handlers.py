@@ -2,7 +2,9 @@
 
 docs/rest-api.md is the contract these implement. Every handler is authenticated (token or
 login cookie; XSRF for non-GET is Jupyter Server's own check) and authorized through the
-server's Authorizer; every ``path`` goes through :func:`.paths.resolve` before it is used.
+server's Authorizer; every ``path`` goes through :func:`.paths.resolve` before it is used, and
+every store through :func:`.paths.store_home`. Bodies over ``request.MAX_BODY_BYTES`` are refused
+(413) from their ``Content-Length``, before they are read.
 """
 
 from __future__ import annotations
@@ -22,14 +24,19 @@ from tornado import web
 
 from .. import api
 from ..errors import MlopsError, NotFoundError, RefusedError
-from ..request import from_json
+from ..request import MAX_BODY_BYTES, from_json
 from ..status import RunStatus
 from ..views.text import strict_json
-from .paths import PathError, Resolved, relative, resolve
+from .paths import PathError, Resolved, relative, resolve, store_home, writable_store
 from .runs import RunRegistry
 
 STATE_KEY = "mlops_jupyter"  # the tornado settings key of the ServerState
 API_PREFIX = "mlops/api"
+DEFAULT_LIMIT, MAX_LIMIT = 20, 1000  # runs per page of `GET runs`
+TOO_LARGE = (
+    f"the request body is larger than the server accepts (1 MiB, {MAX_BODY_BYTES:,} bytes). "
+    "Put large data in a file the notebook reads, and pass its path as a parameter."
+)
 
 T = TypeVar("T")
 
@@ -58,10 +65,26 @@ class ApiError(web.HTTPError):
         self.body = body
 
 
+@web.stream_request_body  # so a body is refused by its length before it is read
 class MlopsHandler(APIHandler):
     """Shared parsing, error shaping and thread hand-off for every route."""
 
     auth_resource = "contents"
+
+    async def prepare(self) -> None:  # type: ignore[override]  # APIHandler overrides it so too
+        self._chunks: list[bytes] = []
+        await super().prepare()
+        length = self.request.headers.get("Content-Length")
+        if length is not None and (not length.strip().isdigit() or int(length) > MAX_BODY_BYTES):
+            raise ApiError(413, error_body(TOO_LARGE))
+        # a body sent without a length (chunked) is cut off by tornado at the same size (or at
+        # the server's own max_body_size, if that is smaller: this only ever lowers it)
+        server_max = getattr(self.serverapp, "max_body_size", None) or MAX_BODY_BYTES
+        connection: Any = self.request.connection
+        connection.set_max_body_size(min(MAX_BODY_BYTES, server_max))
+
+    def data_received(self, chunk: bytes) -> None:
+        self._chunks.append(chunk)
 
     @property
     def state(self) -> ServerState:
@@ -113,6 +136,7 @@ class MlopsHandler(APIHandler):
             raise ApiError(exc.status, error_body(exc.message)) from None
 
     def body(self) -> dict[str, Any]:
+        self.request.body = b"".join(self._chunks)
         data = self.get_json_body()  # a 400 of Jupyter Server's own for invalid JSON
         if data is None:
             return {}
@@ -120,14 +144,31 @@ class MlopsHandler(APIHandler):
             raise ApiError(400, error_body("the request body must be a JSON object."))
         return data
 
+    def store(self, where: Path, *, create: bool = False) -> Path | None:
+        """The store serving ``where`` if it is inside the root (else None, or with ``create``
+        the root's own, made): the server never reads or writes a store above its root."""
+        try:
+            if create:
+                return writable_store(self.state.root, where)
+            return store_home(self.state.root, where)
+        except PathError as exc:
+            raise ApiError(exc.status, error_body(exc.message)) from None
+
     def where(self, run_ref: str) -> Path:
         """Which store a run is read from: the ``path`` sent, else the store of a run this server
-        started, else the store serving the root directory."""
+        started, else the store serving the root directory; a 404 when that store is outside
+        the root (as for a root without runs: what is above the root is not this server's)."""
         sent = self.get_query_argument("path", None)
         if sent is not None:
-            return self.notebook(sent).path
-        live = self.state.runs.get(run_ref)
-        return live.target if live else self.state.root
+            where = self.notebook(sent).path
+        else:
+            live = self.state.runs.get(run_ref)
+            where = live.target if live else self.state.root
+        if self.store(where) is None:
+            raise ApiError(
+                404, error_body(f"no run '{run_ref}': there is no store inside the server root.")
+            )
+        return where
 
     # -- work off the event loop
 
@@ -201,6 +242,7 @@ class CompileHandler(MlopsHandler):
     @authorized("write", "contents")
     async def post(self) -> None:
         notebook = self.notebook(self.body().get("path"))
+        self.store(notebook.path, create=True)  # compiled into it: .mlops/pipelines/
         data = await self.blocking(api.compile, notebook.path, about=notebook)
         self.reply(_named_by_client(data, notebook))
 
@@ -210,14 +252,18 @@ class RunsHandler(MlopsHandler):
     @authorized("read", "contents")
     async def get(self) -> None:
         sent = self.get_query_argument("path", None)
-        limit = _int_argument(self, "limit", 20, 1, 1000)
+        limit = _int_argument(self, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+        offset = _int_argument(self, "offset", 0, 0, 2**62)
         notebook = self.notebook(sent) if sent is not None else None
+        if self.store(notebook.path if notebook else self.state.root) is None:
+            self.reply([])  # no store inside the root: no runs, as for a root never run in
+            return
 
         def listed() -> list[dict[str, Any]]:
             if notebook is None:
-                runs = api.runs(self.state.root, limit=limit)
+                runs = api.runs(self.state.root, limit=limit, offset=offset)
             else:
-                runs = api.runs(limit=limit, notebook=notebook.path)
+                runs = api.runs(limit=limit, offset=offset, notebook=notebook.path)
             return [self.present(run) for run in runs]
 
         self.reply(await self.blocking(listed, about=notebook))
@@ -233,6 +279,9 @@ class RunsHandler(MlopsHandler):
         notebook = self.notebook(body.get("path"))
         options = request.options()
         parameters = options.pop("parameters")
+        # the store this server serves for the path, also for a compiled folder whose notebook's
+        # folder (where its runs go from a terminal) may lie outside the root
+        options["home"] = self.store(notebook.path, create=True)
         try:
             started = self.state.runs.start(notebook.path, parameters, options)
         except RuntimeError as exc:  # shutting down
@@ -292,6 +341,8 @@ class StageNotebookHandler(MlopsHandler):
     @web.authenticated
     @authorized("read", "contents")
     async def get(self, run_id: str, stage: str) -> None:
+        # where() vouches for the store (inside the root, no links out of it) and
+        # api.stage_notebook for the file (its real path inside that store's runs/)
         where = self.where(run_id)
 
         def executed() -> str:

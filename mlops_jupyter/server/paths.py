@@ -4,6 +4,10 @@ The REST API takes paths the way the contents API spells them: relative to the s
 ``/``-separated. Anything that could reach outside the root is refused before a file is touched:
 absolute paths, ``..`` components, and symlinks whose real path leaves the root (checked on the
 real path, so a link anywhere along the way counts).
+
+Stores get the same rule: the ``.mlops/`` folder serving a notebook is found as ``mlops`` finds
+it, but served only when it is inside the root and none of its entries link out of it, so a store
+in the root's parent (which the upward search would reach) is not this server's to read.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..home import HOME_DIR, find_home
 
 
 class PathError(Exception):
@@ -79,3 +85,67 @@ def inside(folder: str | Path, path: str | Path) -> bool:
     """Whether the real path of ``path`` lies inside the real path of ``folder``."""
     top, real = os.path.realpath(folder), os.path.realpath(path)
     return os.path.commonpath([top, real]) == top
+
+
+def store_home(root: str | Path, where: str | Path) -> Path | None:
+    """The ``.mlops/`` folder serving ``where`` (found as ``mlops`` finds it) when its real path
+    is inside ``root``; ``None`` when the one found is outside — a parent folder's store, or a
+    git root's above the root — since the server then has no store for it.
+
+    ``$MLOPS_HOME`` outside the root is a setting to change, not an absent store, so it is a
+    :class:`PathError` (403) naming it rather than an empty answer; so is a store inside the root
+    whose entries link out of it.
+    """
+    home = find_home(where)
+    if inside(root, home):
+        _check_links(home)
+        return home
+    if os.environ.get("MLOPS_HOME"):
+        raise PathError(
+            403,
+            f"MLOPS_HOME ({home}) is outside the server root: the server serves only stores "
+            "inside its root. Start the server with MLOPS_HOME unset, or set to a folder inside "
+            f"{os.path.realpath(root)}.",
+        )
+    return None
+
+
+def _check_links(home: Path) -> None:
+    """Refuse a store whose own entries (``mlops.db``, ``runs/``, ``objects/``...) are links out
+    of it: a linked database would serve another store's runs, a linked ``runs/`` any file."""
+    real = os.path.realpath(home)
+    try:
+        names = sorted(os.listdir(real))
+    except OSError:  # not there yet (or not a folder: the store's own check says so)
+        return
+    out = [n for n in names if not inside(real, os.path.join(real, n))]
+    if out:
+        listed = ", ".join(out[:5]) + (f" and {len(out) - 5:,} more" if len(out) > 5 else "")
+        raise PathError(
+            403,
+            f"the store {home} links outside itself ({listed}): the server serves only "
+            "stores whose files are inside its root. Replace the links with the folders and "
+            "files themselves.",
+        )
+
+
+def writable_store(root: str | Path, where: str | Path) -> Path:
+    """:func:`store_home`, made when there is none inside ``root``: the root's own ``.mlops/``.
+
+    Made there, it is also the store ``mlops`` finds for every notebook under the root, so runs
+    started from a terminal and from the server keep landing in the same place.
+    """
+    home = store_home(root, where)
+    if home is not None:
+        return home
+    made = Path(root) / HOME_DIR
+    try:
+        made.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise PathError(
+            409, f"{made} cannot be made this server's store ({exc.strerror or exc})."
+        ) from None
+    home = store_home(root, where)
+    if home is None:  # e.g. the root's .mlops is a link to a folder outside the root
+        raise PathError(403, f"the store for {where} ({made}) resolves outside the server root.")
+    return home

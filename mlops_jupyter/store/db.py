@@ -12,12 +12,14 @@ import secrets
 import socket
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ..errors import MlopsError, NotFoundError
+from ..files import pid_alive
+from ..home import check_home
 from ..status import RunStatus, StageStatus
 from .schema import migrate
 
@@ -30,14 +32,18 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.localtime()) + "-" + secrets.token_hex(3)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _unreadable(database: Path, exc: sqlite3.Error) -> MlopsError:
+    if "locked" in str(exc):
+        return MlopsError(
+            f"the store's database {database} stayed locked by another process ({exc}).",
+            hint="Wait for the other mlops command to end, or stop it, and try again.",
+        )
+    return MlopsError(
+        f"{database} is not a readable mlops database ({exc}).",
+        hint=f"Move it aside (for example `mv {database} {database}.broken`) and run again: a "
+        "new, empty database is made there (the old runs' records stay in the moved file). "
+        "`mlops doctor` checks a store.",
+    )
 
 
 class Store:
@@ -49,10 +55,28 @@ class Store:
         self.home = Path(home)
         self.objects = self.home / "objects"
         self.runs_dir = self.home / "runs"
-        self.home.mkdir(parents=True, exist_ok=True)
+        check_home(self.home)
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise MlopsError(
+                f"cannot make the store folder {self.home}: {exc.strerror}.",
+                hint="Set MLOPS_HOME to a folder you can write to.",
+            ) from None
+        database = self.home / "mlops.db"
         self.db = sqlite3.connect(
-            self.home / "mlops.db", timeout=60, isolation_level=None, check_same_thread=not shared
+            database, timeout=60, isolation_level=None, check_same_thread=not shared
         )
+        try:
+            self._open()
+        except sqlite3.DatabaseError as exc:  # a file that is not SQLite, or a damaged one
+            self.db.close()
+            raise _unreadable(database, exc) from None
+        except BaseException:
+            self.db.close()
+            raise
+
+    def _open(self) -> None:
         self.db.row_factory = sqlite3.Row
         # Switching a new database to WAL takes an exclusive lock and does not wait on the busy
         # timeout: two processes opening a brand-new store would see "database is locked".
@@ -108,6 +132,9 @@ class Store:
         environment: dict[str, Any],
         origin: str = "cli",
     ) -> tuple[str, Path]:
+        from .objects import remove_dead_temp
+
+        remove_dead_temp(self.objects)  # what writers killed since the last run left behind
         run_id = new_run_id()
         run_dir = self.runs_dir / run_id
         run_dir.mkdir(parents=True, exist_ok=False)
@@ -166,11 +193,13 @@ class Store:
                 [(run_id, stage, key, step, value, now) for key, step, value in values],
             )
 
-    def finish_run(self, run_id: str, status: str, error: str | None = None) -> None:
+    def finish_run(
+        self, run_id: str, status: str, error: str | None = None, ended_at: float | None = None
+    ) -> None:
         with self.transaction() as db:
             db.execute(
                 "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?",
-                (status, time.time(), error, run_id),
+                (status, time.time() if ended_at is None else ended_at, error, run_id),
             )
             if status != RunStatus.SUCCEEDED:
                 db.execute(
@@ -412,6 +441,11 @@ class Store:
                 ),
             )
 
+    def cache_forget(self, key: str) -> None:
+        """Drop one cache entry (its result turned out not to be what its key promises)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM cache WHERE key = ?", (key,))
+
     def cache_entry(self, key: str) -> dict[str, str | None] | None:
         """Where a cache entry came from: ``{"run_id", "notebook"}`` (the run that stored it and
         the stage's executed notebook there, each None when unknown), or None if no entry."""
@@ -424,6 +458,20 @@ class Store:
             return None
         notebook = str(Path(row["run_dir"]) / f"{row['stage']}.ipynb") if row["run_dir"] else None
         return {"run_id": row["run_id"] or None, "notebook": notebook}
+
+    def last_stage_files(self, pipeline: str, notebook: str | None) -> dict[str, dict[str, Any]]:
+        """``{stage: {"read": {path: hash}, "written": {path: {...}}}}`` from each stage's newest
+        execution (run or cached) in a run of this pipeline from this notebook: the files its
+        stages opened last time, so a run can order stages that meet only through a file."""
+        found: dict[str, dict[str, Any]] = {}
+        for row in self.db.execute(
+            "SELECT s.stage, s.files FROM stage_runs s JOIN runs r ON r.id = s.run_id"
+            " WHERE r.pipeline = ? AND r.notebook IS ? AND s.files IS NOT NULL"
+            " ORDER BY s.ended_at DESC LIMIT 5000",
+            (pipeline, notebook),
+        ):
+            found.setdefault(row["stage"], json.loads(row["files"]))
+        return found
 
     def outputs_for_key(self, stage: str, base_key: str, key: str) -> dict[str, Any] | None:
         """The newest outputs a stage handed on under exactly this cache key (same code,
@@ -454,18 +502,46 @@ class Store:
         """Runs left 'running' by a process that died (kill -9, power loss) become 'interrupted'."""
         host = socket.gethostname()
         for row in rows:
-            alive = row["host"] != host or _pid_alive(row["pid"])
+            alive = row["host"] != host or pid_alive(row["pid"])
             if row["status"] == RunStatus.RUNNING and not alive:
-                self.finish_run(row["id"], RunStatus.INTERRUPTED, "the process running it is gone")
+                # it ended when it last wrote something, not when someone looked at it
+                self.finish_run(
+                    row["id"],
+                    RunStatus.INTERRUPTED,
+                    "the process running it is gone",
+                    ended_at=self.last_event(row["id"]),
+                )
 
-    def list_runs(self, limit: int = 20, notebook: str | None = None) -> list[dict[str, Any]]:
+    def reap_all(self) -> None:
+        """Reap every run still marked running whose process is gone."""
+        self._reap(
+            self.db.execute("SELECT * FROM runs WHERE status = ?", (RunStatus.RUNNING,)).fetchall()
+        )
+
+    def last_event(self, run_id: str) -> float:
+        """When a run last wrote anything: a stage starting or ending, a metric, a data version,
+        an artifact (its own start at the latest)."""
+        row = self.db.execute(
+            "SELECT MAX(t) FROM (SELECT started_at AS t FROM runs WHERE id = :id"
+            " UNION ALL SELECT MAX(started_at) FROM stage_runs WHERE run_id = :id"
+            " UNION ALL SELECT MAX(ended_at) FROM stage_runs WHERE run_id = :id"
+            " UNION ALL SELECT MAX(time) FROM metrics WHERE run_id = :id"
+            " UNION ALL SELECT MAX(time) FROM data_versions WHERE run_id = :id"
+            " UNION ALL SELECT MAX(time) FROM artifacts WHERE run_id = :id)",
+            {"id": run_id},
+        ).fetchone()
+        return float(row[0])
+
+    def list_runs(
+        self, limit: int = 20, notebook: str | None = None, offset: int = 0
+    ) -> list[dict[str, Any]]:
         query = "SELECT id FROM runs"
         args: list[Any] = []
         if notebook:
             query += " WHERE notebook = ?"
             args.append(notebook)
-        query += " ORDER BY started_at DESC, id DESC LIMIT ?"
-        args.append(limit)
+        query += " ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?"
+        args += [limit, offset]
         ids = [row["id"] for row in self.db.execute(query, args)]
         return [self.get_run(i) for i in ids]
 
@@ -636,21 +712,40 @@ class Store:
             series["values"].append(nan if value is None else value)
         return found
 
-    def referenced_objects(self) -> set[str]:
+    def referenced_objects(self, without: Collection[str] = ()) -> set[str]:
+        """Every object a run's record or a cache entry names, leaving out the runs ``without``
+        (and the cache entries they stored): what would still be needed once they are gone."""
+        gone = set(without)
         keys: set[str] = set()
-        for (text,) in self.db.execute(
-            "SELECT outputs FROM cache UNION ALL SELECT outputs FROM stage_runs"
+        for run_id, text in self.db.execute(
+            "SELECT run_id, outputs FROM cache UNION ALL SELECT run_id, outputs FROM stage_runs"
         ):
-            if text:
+            if text and run_id not in gone:
                 keys.update(ref["hash"] for ref in json.loads(text).values())
-        for (text,) in self.db.execute(  # files stages wrote: what a cache hit restores
-            "SELECT files FROM cache WHERE files IS NOT NULL UNION ALL"
-            " SELECT files FROM stage_runs WHERE files IS NOT NULL"
+        for run_id, text in self.db.execute(  # files stages wrote: what a cache hit restores
+            "SELECT run_id, files FROM cache WHERE files IS NOT NULL UNION ALL"
+            " SELECT run_id, files FROM stage_runs WHERE files IS NOT NULL"
         ):
-            written = json.loads(text).get("written", {})
-            keys.update(ref["object"] for ref in written.values())
-        keys.update(h for (h,) in self.db.execute("SELECT hash FROM artifacts") if h)
+            if run_id not in gone:
+                written = json.loads(text).get("written", {})
+                keys.update(ref["object"] for ref in written.values())
+        for run_id, digest in self.db.execute("SELECT run_id, hash FROM artifacts"):
+            if digest and run_id not in gone:
+                keys.add(digest)
         return keys
+
+    def remove_runs(self, run_ids: Collection[str]) -> None:
+        """Delete runs' records and the cache entries they stored, in one transaction (the run
+        folders and objects are ``store/gc.py``'s to remove, after this)."""
+        ids = list(run_ids)
+        with self.transaction() as db:
+            for start in range(0, len(ids), 500):  # SQLite's limit on ? in one statement
+                chunk = ids[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                for table in ("metrics", "params", "stage_runs", "data_versions", "artifacts"):
+                    db.execute(f"DELETE FROM {table} WHERE run_id IN ({marks})", chunk)
+                db.execute(f"DELETE FROM cache WHERE run_id IN ({marks})", chunk)
+                db.execute(f"DELETE FROM runs WHERE id IN ({marks})", chunk)
 
 
 def _file_lists(text: str | None) -> dict[str, list[str]]:

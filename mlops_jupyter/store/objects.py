@@ -1,4 +1,10 @@
-"""Content-addressed object files: ``objects/ab/cdef...``; written whole or not at all."""
+"""Content-addressed object files: ``objects/ab/cdef...``; written whole or not at all.
+
+Every temp file of an object write sits in ``objects/`` itself (not in the ``ab/`` folders) and
+carries its writer's pid (:func:`~mlops_jupyter.files.temp_prefix`): a writer killed mid-write
+(up to a whole value, hundreds of MB) leaves one there, and :func:`remove_dead_temp` finds it with
+one listing and removes it once that process is gone.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from ..files import discard, write_atomic
+from ..files import discard, pid_alive, temp_prefix, temp_writer, write_atomic
 
 
 def digest(data: bytes) -> str:
@@ -27,9 +33,21 @@ def put(root: str | Path, data: bytes) -> str:
         intact = path.stat().st_size == len(data) and digest(path.read_bytes()) == key
     except OSError:
         intact = False
-    if not intact:
-        write_atomic(path, data)
+    if not (intact and _touch(path)):
+        Path(root).mkdir(parents=True, exist_ok=True)
+        write_atomic(path, data, temp_dir=root)
     return key
+
+
+def _touch(path: Path) -> bool:
+    """Mark an existing object as just written: gc never removes an object newer than its own
+    start, so a value a new run is about to refer to is not collected under it. False if the
+    object went away meanwhile (gc took it): the caller writes it again."""
+    try:
+        os.utime(path)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def get(root: str | Path, key: str) -> bytes:
@@ -53,7 +71,7 @@ def put_file(root: str | Path, source: str | Path) -> tuple[str, int]:
     hasher = hashlib.blake2b(digest_size=20)
     size = 0
     Path(root).mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=root, prefix=".put.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=root, prefix=temp_prefix("put"), suffix=".tmp")
     try:
         with open(source, "rb") as src, os.fdopen(fd, "wb") as out:
             while chunk := src.read(1 << 20):
@@ -64,7 +82,7 @@ def put_file(root: str | Path, source: str | Path) -> tuple[str, int]:
             os.fsync(out.fileno())
         key = hasher.hexdigest()
         path = object_path(root, key)
-        if path.exists():
+        if path.exists() and _touch(path):
             os.unlink(tmp)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,3 +91,31 @@ def put_file(root: str | Path, source: str | Path) -> tuple[str, int]:
     except BaseException:
         discard(tmp)
         raise
+
+
+def dead_temp_files(root: str | Path) -> list[Path]:
+    """Temp files in ``root`` whose writer is gone (killed mid-write): never to become objects."""
+    found = []
+    try:
+        entries = list(os.scandir(root))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    for entry in entries:
+        pid = temp_writer(entry.name)
+        if pid is not None and not pid_alive(pid):
+            found.append(Path(entry.path))
+    return found
+
+
+def remove_dead_temp(root: str | Path) -> tuple[int, int]:
+    """Remove the temp files of dead writers: ``(files removed, bytes freed)``."""
+    removed = freed = 0
+    for path in dead_temp_files(root):
+        try:
+            size = path.stat().st_size
+            path.unlink()
+        except FileNotFoundError:
+            continue  # another process cleaned it up first
+        removed += 1
+        freed += size
+    return removed, freed

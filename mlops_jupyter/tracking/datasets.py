@@ -30,8 +30,10 @@ TABLE_FIELDS = ("rows", "columns", "dtypes", "profile")
 
 @dataclass
 class DataVersion:
-    """One sighting of a data set. ``changed`` compares with the last version recorded for the
-    same path by any run (False the first time a path is seen; then ``previous`` is None)."""
+    """One sighting of a data set, compared with the last version recorded for the same path
+    by any run. One rule, the words ``mlops data`` prints: the first version of a path is
+    ``new`` (``previous`` is None; nothing to have changed from, so ``changed`` is False);
+    later ones are ``changed`` when their hash differs from that last version, else unchanged."""
 
     path: str
     hash: str
@@ -48,6 +50,7 @@ class DataVersion:
     run_id: str | None = None
     stage: str | None = None
     time: float = field(default_factory=time.time)
+    new: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,7 +66,7 @@ class DataVersion:
         shape = f", rows={self.rows}, columns={len(self.columns)}" if self.columns else ""
         return (
             f"DataVersion(path={self.path!r}, hash={self.hash[:12]!r}, size={self.size}"
-            f"{shape}, changed={self.changed})"
+            f"{shape}, {'new=True' if self.new else f'changed={self.changed}'})"
         )
 
 
@@ -217,6 +220,7 @@ def schema_diff(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[st
 
 def _compare(version: DataVersion, previous: dict[str, Any] | None) -> None:
     version.previous = previous["hash"] if previous else None
+    version.new = previous is None
     version.changed = previous is not None and previous["hash"] != version.hash
     version.schema_diff = schema_diff(previous, version.to_dict()) if version.changed else None
 

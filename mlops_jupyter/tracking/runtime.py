@@ -15,6 +15,16 @@ the last two are what make a stage's values durable; a failed flush keeps the va
 for the next attempt. Past ``MAX_BUFFER`` waiting values the caller writes them itself, which
 bounds memory when a loop logs faster than SQLite stores.
 
+**Worker processes.** A ``multiprocessing`` child (``Process``, ``Pool``,
+``ProcessPoolExecutor``; fork, spawn or forkserver) logs into its parent's run and stage through
+a connection and buffer of its own. A forked child inherits the context in memory; a spawned one
+finds it in ``MLOPS_TRACKING_CONTEXT``, which this process sets while a run or stage is active
+(and in the ``multiprocessing`` config each ``Process`` carries, fresher than the environment of
+a forkserver started earlier). Children leave through ``os._exit``, where atexit never runs, so a
+child's buffer is written by a ``multiprocessing`` finalizer on the way out, and before SIGTERM's
+default action (``Pool.terminate()``, which every ``with Pool(...)`` block ends with). A parent
+that has logged nothing has no run to hand on: ``start_run()`` opens it before the workers start.
+
 **Values.** A metric is a real number: ``int``, ``float``, ``bool``, or anything with
 ``__float__`` (numpy scalars and 0-d arrays, one-element tensors). Strings, ``None``, complex numbers
 and other objects raise ``TypeError`` naming the key. NaN and ±inf are stored as they are, never
@@ -44,6 +54,7 @@ if TYPE_CHECKING:
     from ..store.db import MetricRow, Store
     from .datasets import DataVersion
 
+CONTEXT_ENV = "MLOPS_TRACKING_CONTEXT"  # {"run_id", "stage", "home"} for spawned children
 FLUSH_INTERVAL = 1.0  # seconds between background writes
 FLUSH_AT = 100_000  # waiting values that wake the flush thread early
 MAX_BUFFER = 1_000_000  # waiting values beyond which the caller writes them itself
@@ -69,6 +80,7 @@ class _Tracker:
         self.closed = False
         self.thread: threading.Thread | None = None
         self.warned = False
+        self.finished = False
         self._store: Store | None = None
         self.mirror: Any = None
 
@@ -123,16 +135,19 @@ class _Tracker:
                 self.mirror.metrics(rows)
 
     def close(self, status: str = "succeeded", error: str | None = None) -> None:
+        """Write what waits and let go of the store; finish the run if this process opened it.
+        Safe to call twice (a spawned child runs both its finalizer and atexit)."""
         self.closed = True
         self.wake.set()
         try:
             self.flush()
         finally:
             with self.write_lock:
-                if self.owns_run:
+                if self.owns_run and not self.finished:
+                    self.finished = True
                     self.store().finish_run(self.run_id, status, error)
-                if self.mirror is not None:
-                    self.mirror.finish(status)
+                    if self.mirror is not None:  # a worker's close must not end the run
+                        self.mirror.finish(status)
                 if self._store is not None:
                     self._store.close()
                     self._store = None
@@ -142,6 +157,8 @@ _current: _Tracker | None = None
 _context: dict[str, Any] | None = None  # the pipeline run context, when in a stage
 _setup_lock = threading.RLock()
 _hooked = False
+_inherited: list[_Tracker] = []  # a forked parent's trackers: their connections are not ours
+_child_hooks_pid = 0  # the process whose exit hooks are in place (a forked child has none)
 
 
 # -- the context
@@ -204,19 +221,72 @@ def _stage_context() -> dict[str, Any] | None:
     return None
 
 
+def _multiprocessing_child() -> Any:
+    """``multiprocessing`` when this process is one of its children, else None. A child has
+    imported it already (its bootstrap lives there), so asking costs nothing elsewhere."""
+    mp = sys.modules.get("multiprocessing")
+    return mp if mp is not None and mp.parent_process() is not None else None
+
+
+def _inherited_context() -> dict[str, Any] | None:
+    """The run and stage of the parent of a spawned (or forkserver) ``multiprocessing`` child:
+    from the config its ``Process`` object carried, else from the environment. Only such
+    children take it: a kernel or script started by ``subprocess`` keeps its own runs."""
+    mp = _multiprocessing_child()
+    if mp is None:
+        return None
+    config = getattr(mp.current_process(), "_config", None)
+    text = config.get(CONTEXT_ENV) if isinstance(config, dict) else None
+    if text is None:
+        text = os.environ.get(CONTEXT_ENV, "")
+    if not text:
+        return None
+    import json
+
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return None
+    if isinstance(found, dict) and found.get("run_id") and found.get("home"):
+        return {k: found.get(k) for k in ("run_id", "stage", "home")}
+    return None
+
+
+def _publish(context: Mapping[str, Any] | None) -> None:
+    """Tell processes started from now on which run and stage this one logs into ("" for none)."""
+    import json
+
+    text = ""
+    if context:
+        text = json.dumps(
+            {k: str(context[k]) if context[k] else None for k in ("run_id", "stage", "home")}
+        )
+    if text:
+        os.environ[CONTEXT_ENV] = text
+    else:
+        os.environ.pop(CONTEXT_ENV, None)
+    mp = sys.modules.get("multiprocessing")
+    config = getattr(mp.current_process(), "_config", None) if mp is not None else None
+    if isinstance(config, dict):  # copied into every Process made from now on, pickled for spawn
+        config[CONTEXT_ENV] = text
+
+
 def _tracker() -> _Tracker:
-    """The current tracker, made on first use: the stage's, else a new interactive run."""
+    """The current tracker, made on first use: the stage's (or, in a worker process, its
+    parent's), else a new interactive run."""
     global _current, _context
     with _setup_lock:
         if _current is None:
             if _context is None:
-                _context = _stage_context()
+                _context = _stage_context() or _inherited_context()
             if _context is not None:
                 _current = _Tracker(_context["run_id"], _context.get("stage"), _context["home"])
             else:
                 _current = _open_interactive()
             _current.mirror = _mirror(_current)
             _hook_cells()
+            _publish({"run_id": _current.run_id, "stage": _current.stage, "home": _current.home})
+            _hook_child_exit()
         _current.start()
         return _current
 
@@ -242,6 +312,7 @@ def enter_stage(context: Mapping[str, Any]) -> None:
         if not _context["run_id"] or not _context["home"]:
             _context = None  # a context from an older runner: track interactively instead
         _hook_cells()
+        _publish(_context)
 
 
 def current_run() -> dict[str, Any] | None:
@@ -433,6 +504,13 @@ def flush() -> None:
         tracker.flush()
 
 
+def start_run() -> str:
+    """Open the interactive run now, not at the first logged value, and return its id (in a
+    pipeline stage: the stage's run). Worker processes started afterwards log into it; the
+    workers of a process that has no run yet would each open their own."""
+    return _tracker().run_id
+
+
 def end_run(status: str = "succeeded") -> None:
     """Flush and finish the current interactive run; the next call opens a new one. In a
     pipeline stage it only flushes: the runner finishes the run."""
@@ -441,6 +519,7 @@ def end_run(status: str = "succeeded") -> None:
         tracker, _current = _current, None
         if tracker is not None:
             tracker.close(status)
+            _publish(_context)  # workers started from now on: the stage's, or no run
 
 
 # -- process life
@@ -460,17 +539,177 @@ def _at_exit() -> None:
         print(f"mlops: could not record the last metrics: {exc}", file=sys.stderr)
 
 
+# -- worker processes
+
+
+def _hook_child_exit() -> None:
+    """In a ``multiprocessing`` child, write the buffer on the ways such children end: the
+    finalizers ``multiprocessing`` runs before ``os._exit`` (a Process's return, a Pool or
+    executor worker told to stop) and SIGTERM (``Pool.terminate()``)."""
+    global _child_hooks_pid
+    mp = _multiprocessing_child()
+    if mp is None or _child_hooks_pid == os.getpid():
+        return
+    _child_hooks_pid = os.getpid()
+    from multiprocessing import util
+
+    util.Finalize(None, _at_exit, exitpriority=10)
+    _guard_sigterm()
+
+
+_sigterm: dict[str, Any] = {}  # this process's SIGTERM guard: its pipe, and whether it wrote
+GRACE = 2.0  # seconds the main thread has to act on SIGTERM once the values are written
+
+
+def _guard_sigterm() -> None:
+    """Write the values, then die of SIGTERM as before — only where SIGTERM still has its
+    default action, so a handler of the user's always wins.
+
+    The writing happens in a thread of its own, never in the handler: a handler runs in the
+    main thread between two bytecodes, maybe inside an append, a write or an ``Event.set()``,
+    and would wait for a lock its own thread holds. It runs only between bytecodes, too, so a
+    worker inside a long C call would outlive ``terminate()``: the C-level handler also writes
+    the signal number to the wakeup fd at once, which wakes the thread without the main one."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        return  # only the main thread may install a handler; the default action stays
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+    read, write = os.pipe()
+    os.set_blocking(write, False)
+    _sigterm.update(pipe=(read, write), written=False)
+    threading.Thread(target=_watch_sigterm, args=(read,), name="mlops-sigterm", daemon=True).start()
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    old = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    if old != -1:  # someone's own (asyncio's): theirs to keep; the handler still wakes the thread
+        signal.set_wakeup_fd(old)
+    else:
+        _sigterm["wakeup"] = write
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    import signal
+
+    pipe = _sigterm.get("pipe")
+    if pipe is not None:
+        try:
+            os.write(pipe[1], bytes([signal.SIGTERM]))
+        except OSError:
+            pass  # full: the thread has been woken already
+        tracker = _current
+        # mid-write (an exit flush, say), maybe holding SQLite's write lock: finish it first
+        writing = tracker is not None and _owned(tracker.write_lock)
+        deadline = time.monotonic() + (0 if writing else 1.0)
+        while not _sigterm.get("written") and time.monotonic() < deadline:
+            time.sleep(0.01)  # no locks here: the interrupted code may hold any of them
+        if not _sigterm.get("written"):
+            return  # this thread holds what the write needs: the thread ends the process later
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)  # the exit status says SIGTERM, as it would have
+
+
+def _watch_sigterm(read: int) -> None:
+    import signal
+
+    while True:
+        try:
+            data = os.read(read, 512)
+        except OSError:
+            return
+        if not data:
+            return
+        if signal.SIGTERM not in data or signal.getsignal(signal.SIGTERM) is not _on_sigterm:
+            continue  # another signal, or the user's own SIGTERM handler took over
+        tracker = _current
+        try:
+            if tracker is not None:
+                tracker.close("interrupted", "terminated (SIGTERM)")
+        except Exception as exc:
+            print(f"mlops: could not record the last metrics: {exc}", file=sys.stderr)
+        _sigterm["written"] = True
+        # The signal may have reached another thread, leaving the main thread asleep in a
+        # queue's get(), or its handler may have let go: sent to it, its handler now ends the
+        # process with SIGTERM's status.
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGTERM)
+        time.sleep(GRACE)
+        os.kill(os.getpid(), signal.SIGKILL)  # the main thread is stuck in C code: end it anyway
+
+
+def _unguard_sigterm() -> None:
+    """In a forked child: the parent's guard is not this process's (its thread did not fork)."""
+    pipe = _sigterm.get("pipe")
+    wakeup = _sigterm.get("wakeup")
+    _sigterm.clear()
+    if pipe is None:
+        return
+    import signal
+
+    try:
+        if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if wakeup is not None:
+            old = signal.set_wakeup_fd(-1)
+            if old != wakeup:
+                signal.set_wakeup_fd(old)  # someone else's since: theirs to keep
+    except ValueError:  # not the main thread after all: the handler stays, and finds no pipe
+        pass
+    for fd in pipe:
+        os.close(fd)
+
+
+_forking: _Tracker | None = None
+
+
+def _owned(lock: Any) -> bool:
+    """Whether this thread holds ``lock`` (an RLock knows its owner)."""
+    return bool(getattr(lock, "_is_owned", lambda: False)())
+
+
+def _before_fork() -> None:
+    """Hold the flush while forking, and close the connection (the next write reopens it). A
+    child forked in the middle of a SQLite call would inherit SQLite's own mutexes taken; one
+    forked with a connection open inherits SQLite's record of this process's locks on the
+    file, and its own connection would then skip taking locks it believes it holds."""
+    global _forking
+    tracker = _current
+    if tracker is None:
+        return
+    writing = _owned(tracker.write_lock)  # this very thread forks mid-write: keep its connection
+    if tracker.write_lock.acquire(timeout=5):
+        _forking = tracker
+        if tracker._store is not None and not writing:
+            tracker._store.close()
+            tracker._store = None
+
+
+def _after_fork_in_parent() -> None:
+    global _forking
+    if _forking is not None:
+        _forking.write_lock.release()
+        _forking = None
+
+
 def _after_fork() -> None:
     """A forked child (a DataLoader worker, multiprocessing) logs into the same run through
     its own connection and buffer; the parent's buffered rows stay the parent's to write."""
-    global _current, _setup_lock, _hooked
+    global _current, _context, _setup_lock, _hooked, _forking, _child_hooks_pid
     _setup_lock = threading.RLock()
+    _forking = None
+    _child_hooks_pid = 0
     parent = _current
     if parent is not None:
-        _current = _Tracker(parent.run_id, parent.stage, parent.home)
+        # kept, never closed or collected here: if its connection is open after all (the fork
+        # could not wait for a write), closing it would drop locks the child takes on the file
+        _inherited.append(parent)
+        _context = {"run_id": parent.run_id, "stage": parent.stage, "home": str(parent.home)}
+        _current = None  # the first value makes this process's tracker, thread and exit hooks
     _hooked = False
+    _unguard_sigterm()
 
 
 atexit.register(_at_exit)
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork)
+    os.register_at_fork(
+        before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork
+    )

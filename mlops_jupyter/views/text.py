@@ -116,13 +116,25 @@ def runs_table(runs: list[dict[str, Any]]) -> str:
     """One line per run, newest first, under a header."""
     if not runs:
         return "no runs yet: start one with `mlops run NOTEBOOK`"
-    lines = [
-        f"{'run':<24} {'status':<12} {'pipeline':<20} {'version':<13} {'started':<24} {'time':>7}"
+    header = ["run", "status", "pipeline", "version", "started", "time"]
+    rows = [
+        [
+            str(run["run_id"]),
+            str(run["status"]),
+            str(run["pipeline"]),
+            str(run["version"])[:12],
+            str(run.get("started_at") or ""),
+            f"{run['duration_s']:.1f}s" if run.get("duration_s") is not None else "",
+        ]
+        for run in runs
     ]
-    for run in runs:
-        took = f"{run['duration_s']:.1f}s" if run.get("duration_s") is not None else ""
-        lines.append(
-            f"{run['run_id']:<24} {run['status']:<12} {run['pipeline']:<20} "
-            f"{str(run['version'])[:12]:<13} {run.get('started_at') or ''!s:<24} {took:>7}"
-        )
-    return "\n".join(lines)
+    # sized to what is shown: a fixed width let a long pipeline name push every later column
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    last = len(header) - 1  # the time, right-aligned so the decimal points line up
+    return "\n".join(
+        "  ".join(
+            cell.rjust(width) if i == last else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in [header, *rows]
+    )

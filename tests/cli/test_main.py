@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import write_notebook
 
 MLOPS = [sys.executable, "-m", "mlops_jupyter"]
 
@@ -93,7 +96,7 @@ def test_explain_text_says_why(make_notebook) -> None:
     text = result.stdout
     assert text.startswith("Pipeline 'nb'  version ")
     assert "n: int = 3   (cell 1, line 1)" in text
-    assert "Setup, run before every stage: cells 2" in text
+    assert "Setup, run before every stage: cell 2" in text
     assert "Stages (3), in notebook order:" in text
     lines = [line.split() for line in text.splitlines()]
     assert ["in", "data", "<-", "load", "read", "in", "cell", "4,", "line", "1"] in lines
@@ -202,3 +205,114 @@ def test_the_compiler_path_imports_no_jupyter_machinery(make_notebook) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == [[], []]
+
+
+PARAMS = [(["parameters"], "n = 3\nname = 'run'"), (["stage:count"], "total = n * 2")]
+
+
+def test_p_takes_papermills_name_value_spelling_too(make_notebook, tmp_path, monkeypatch) -> None:
+    """`-p n 5` (papermill) and `-p n=5` (ours) mean the same, in any order with the notebook."""
+    monkeypatch.setenv("MLOPS_HOME", str(tmp_path / ".mlops"))
+    path = make_notebook(PARAMS)
+    for args in (
+        [path, "-p", "n", "5", "--param", "name", "a=b"],
+        ["-p", "n", "5", "-p", "name=a=b", path],
+        ["--param", "n", "5", path, "-p", "name", "a=b"],
+    ):
+        result = mlops("run", *args, "--json")
+        assert result.returncode == 0, (args, result.stderr)
+        assert json.loads(result.stdout)["parameters"] == {"n": 5, "name": "a=b"}, args
+    # a value that looks like an option is still the value, as in papermill
+    result = mlops("run", path, "-p", "n", "-4", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["parameters"]["n"] == -4
+
+
+@pytest.mark.parametrize("verb", ["run", "verify"])
+def test_p_name_value_reaches_the_parameter_check(make_notebook, tmp_path, monkeypatch, verb):
+    monkeypatch.setenv("MLOPS_HOME", str(tmp_path / ".mlops"))
+    path = make_notebook(PARAMS)
+    assert_clean_error(
+        mlops(verb, path, "-p", "n", "oops"),
+        f"mlops {verb}: parameter 'n' expects an int (default 3), got 'oops'.",
+    )
+    assert_clean_error(mlops(verb, path, "-p", "n"), "-p 'n' is not NAME=VALUE")
+
+
+@pytest.mark.parametrize("verb", ["run", "verify"])
+def test_p_refuses_bytes_that_are_not_utf8_naming_the_parameter(
+    make_notebook, tmp_path, monkeypatch, verb
+) -> None:
+    monkeypatch.setenv("MLOPS_HOME", str(tmp_path / ".mlops"))
+    path = make_notebook(PARAMS)
+    for spelled in ([b"name=caf\xe9"], [b"name", b"caf\xe9"]):
+        result = subprocess.run(
+            [*MLOPS, verb, str(path), "-p", *spelled],
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=60,
+        )
+        assert_clean_error(result, f"mlops {verb}: parameter 'name'", "not UTF-8", "b'caf\\xe9'")
+    assert not (tmp_path / ".mlops" / "runs").exists() or not any(
+        (tmp_path / ".mlops" / "runs").iterdir()
+    ), "refused before a run started"
+
+
+def test_a_compiled_folder_run_from_elsewhere_records_into_its_notebooks_store(
+    tmp_path, monkeypatch
+) -> None:
+    """`mlops compile NB -o DIR`, then `mlops run DIR` from another folder: the run is in the
+    store the notebook's own runs use (`mlops runs` beside the notebook lists it), not in a new
+    store inside DIR, and the `mlops show` line it prints works where it was printed."""
+    monkeypatch.delenv("MLOPS_HOME", raising=False)
+    project, elsewhere, out = tmp_path / "project", tmp_path / "elsewhere", tmp_path / "out"
+    elsewhere.mkdir()
+    notebook = write_notebook(project / "nb.ipynb", PARAMS)
+    assert mlops("run", notebook, "-p", "n=1", cwd=project).returncode == 0  # the project's store
+    assert mlops("compile", notebook, "-o", out, cwd=elsewhere).returncode == 0
+
+    result = mlops("run", out, "-p", "n=4", cwd=elsewhere)
+    assert result.returncode == 0, result.stderr
+    listed = json.loads(mlops("runs", "--json", cwd=project).stdout)
+    assert [r["parameters"]["n"] for r in listed] == [4, 1]
+    assert not (out / ".mlops").exists() and not (elsewhere / ".mlops").exists()
+
+    details = result.stdout.strip().splitlines()[-1].strip()
+    assert details.startswith("details: ") and listed[0]["run_id"] in details
+    shown = subprocess.run(
+        details.removeprefix("details: "),
+        shell=True,
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        },
+    )
+    assert shown.returncode == 0, (details, shown.stderr)
+    assert listed[0]["run_id"] in shown.stdout
+
+
+def test_a_compiled_folder_whose_notebook_folder_is_gone_says_where_its_run_went(
+    tmp_path, monkeypatch
+) -> None:
+    monkeypatch.delenv("MLOPS_HOME", raising=False)
+    project, elsewhere, out = tmp_path / "project", tmp_path / "elsewhere", tmp_path / "out"
+    elsewhere.mkdir()
+    notebook = write_notebook(project / "nb.ipynb", PARAMS)
+    assert mlops("compile", notebook, "-o", out).returncode == 0
+    shutil.copytree(out, elsewhere / "copy")  # a copy, then the project itself goes
+    shutil.rmtree(project)
+
+    result = mlops("run", elsewhere / "copy", cwd=elsewhere)
+    assert result.returncode == 0, result.stderr
+    home = elsewhere / ".mlops"
+    # the copy names its notebook's folder relative to itself, as the original did
+    looked = elsewhere / "project"
+    note = f"note: {looked} (the notebook's folder in pipeline.json) is not there: this run is recorded in {home}"
+    assert note in " ".join(result.stdout.split()), result.stdout
+    assert json.loads(mlops("runs", "--json", cwd=elsewhere).stdout)[0]["status"] == "succeeded"
+    assert json.loads(mlops("run", elsewhere / "copy", "--json", cwd=elsewhere).stdout)["notes"]

@@ -20,25 +20,9 @@ from typing import Any
 
 import pytest
 
-MLOPS = str(Path(sys.executable).parent / "mlops")
+from .conftest import MLOPS, Mlops
+
 MakeNotebook = Callable[..., Path]
-Mlops = Callable[..., subprocess.CompletedProcess[str]]
-
-
-@pytest.fixture
-def mlops(home: Path, tmp_path: Path) -> Mlops:
-    """Run ``mlops ARGS`` in the notebook folder with this test's store; wait for it."""
-
-    def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [MLOPS, *map(str, args)],
-            capture_output=True,
-            text=True,
-            cwd=cwd or tmp_path,
-            timeout=120,
-        )
-
-    return run
 
 
 def start(*args: str | Path, cwd: Path) -> subprocess.Popen[str]:

@@ -232,6 +232,51 @@ CALLS = [
         set(),
     ),
     case("an attribute expression alone is a read", "obj.method", {"obj"}, set()),
+    # a statement call that only shows, queries or exports its receiver leaves it as it was
+    *(
+        case(f"{call} changes nothing", f"df{call}", {"df"}, set())
+        for call in (
+            ".value_counts()",
+            ".info()",
+            ".to_csv('out.csv')",
+            ".head()",
+            ".describe()",
+            ".tail(3)",
+            ".to_parquet('p')",
+            ".show()",
+            ".summary()",
+            ".savefig('f.png')",
+            ".get_params()",
+            ".copy()",
+            ".predict(1)",
+            ".isna().sum()",
+            ".sort_values('a')",
+        )
+    ),
+    case("inplace=True changes the receiver", "df.dropna(inplace=True)", {"df"}, {"df"}),
+    case("inplace=False does not", "df.dropna(inplace=False)", {"df"}, set()),
+    case("inplace=flag may", "df.fillna(0, inplace=flag)", {"df", "flag"}, {"df"}),
+    *(
+        case(f"{call} changes the receiver", f"v{call}", {"v"}, {"v"})
+        for call in (
+            ".append(1)",
+            ".extend([1])",
+            ".update({})",
+            ".pop()",
+            ".sort()",
+            ".clear()",
+            ".add(1)",
+            ".fill(0)",
+            ".fit(1)",
+            ".partial_fit(1)",
+            ".set_params(a=1)",
+            ".add_(1)",
+            ".zero_grad()",
+            ".add_edge(1, 2)",
+            ".insert(0, 'c', 1)",
+        )
+    ),
+    case("an unknown method may change it", "study.optimize(f)", {"study", "f"}, {"study"}),
 ]
 
 COMPREHENSIONS = [
@@ -447,6 +492,26 @@ def test_uses_record_cell_line_and_why() -> None:
 def test_a_read_is_recorded_where_it_first_happens() -> None:
     flow = flow_of("a = x", "b = x")
     assert flow.reads["x"] == Use(cell=1, line=1, how="read")
+
+
+@pytest.mark.parametrize(
+    ("source", "how"),
+    [
+        ("model.fit(X)", "mutated by .fit()"),
+        ("df.dropna(inplace=True)", "mutated by .dropna(inplace=True)"),
+        ("study.optimize(objective)", "may be changed by .optimize()"),
+    ],
+)
+def test_how_says_whether_a_call_surely_or_maybe_changes_its_receiver(
+    source: str, how: str
+) -> None:
+    receiver = source.split(".")[0]
+    assert flow_of(f"{receiver} = make()", source).writes[receiver].how == how
+
+
+def test_a_call_that_changes_nothing_leaves_the_last_write_where_it_was() -> None:
+    flow = flow_of("counts = load()", "counts.value_counts()\ncounts.head()")
+    assert flow.writes["counts"] == Use(cell=1, line=1, how="assigned")
 
 
 def test_a_write_is_recorded_where_it_last_happens() -> None:

@@ -595,18 +595,29 @@ ERRORS = [
     ),
     pytest.param(
         [(["parameters"], "pairs = [[1, 2], (3, 4)]"), "print(pairs)"],
-        1, 1, "parameter 'pairs' is a list; parameters are int, float, str, bool, list, dict or None",
+        1, 1, "parameter 'pairs' is a list that holds a tuple; parameters are int, float, str, bool, "
+        "list, dict or None",
         id="tuple inside a list parameter",
     ),
     pytest.param(
         [(["parameters"], "m = {1: 'a'}"), "print(m)"],
-        1, 1, "parameter 'm' is a dict",
+        1, 1, "parameter 'm' is a dict that holds a key that is not a string (1)",
         id="dict parameter with int keys",
     ),
     pytest.param(
         [(["parameters"], "big = 1e999"), "print(big)"],
-        1, 1, "parameter 'big' is a float",
+        1, 1, "parameter 'big' is a number that is not finite (inf)",
         id="infinite parameter",
+    ),
+    pytest.param(
+        [(["parameters"], "s = 'caf\\udce9'"), "print(s)"],
+        1, 1, "parameter 's' is text that is not valid Unicode ('caf\\udce9'",
+        id="lone surrogate in a parameter",
+    ),
+    pytest.param(
+        [(["parameters"], "d = {'caf\\udce9': 1}"), "print(d)"],
+        1, 1, "parameter 'd' is a dict that holds text that is not valid Unicode",
+        id="lone surrogate in a dict key",
     ),
     pytest.param(
         [(["parameters"], "n = 1\nprint(n)"), "x = 1"],
@@ -736,13 +747,18 @@ def test_a_cell_without_id_is_named_by_position(make_notebook, tmp_path) -> None
             json.dumps(
                 {"worksheets": [], "cells": [], "nbformat": 3, "nbformat_minor": 0}
             ).encode(),
-            "uses notebook format 3; mlops-jupyter reads format 4.",
+            "uses notebook format 3 (cells under 'worksheets'); mlops-jupyter reads format 4.",
             id="nbformat 3",
         ),
         pytest.param(
             b'{"cells": [], "nbformat": 4, "nbformat_minor": 5}',
-            "has no code cells to run.",
+            "has no code cells to run: it holds no code cells at all.",
             id="no cells to run",
+        ),
+        pytest.param(
+            b'{"cells": [{"cell_type": "code", "source": "x = \\"\\ud800\\""}], "nbformat": 4}',
+            "holds text that is not valid Unicode",
+            id="lone surrogate in a source",
         ),
         pytest.param(
             b'{"cells": [7], "nbformat": 4}',
@@ -767,8 +783,69 @@ def test_a_notebook_with_only_skipped_cells(make_notebook, tmp_path) -> None:
     error = expect_error(
         make_notebook, tmp_path, [(["skip"], "x = 1"), {"cell_type": "markdown", "source": "#"}]
     )
-    assert error.message == "has no code cells to run."
+    assert error.message == (
+        "has no code cells to run: every code cell is tagged 'skip' (cell 1 (id c1))."
+    )
+    assert error.hint == "Remove the 'skip' tag from the cells the pipeline should run."
     assert error.cell is None
+
+
+def test_a_notebook_whose_only_code_is_its_parameters_cell_is_told_so(
+    make_notebook, tmp_path
+) -> None:
+    error = expect_error(
+        make_notebook,
+        tmp_path,
+        [{"cell_type": "markdown", "source": "# Report"}, (["parameters"], "n = 3")],
+    )
+    assert error.message.startswith(
+        "has no code cells to run: its only code is the parameters cell 2 (id c2)"
+    )
+    assert "skip" not in str(error)
+    assert "Add the code to run as cells below it" in (error.hint or "")
+
+
+def test_a_real_nbformat_3_notebook_says_how_to_convert_it(tmp_path) -> None:
+    # as IPython 2 saved it: no top-level "cells", the cells inside "worksheets"
+    path = tmp_path / "old.ipynb"
+    path.write_text(
+        json.dumps(
+            {
+                "metadata": {"name": "old"},
+                "nbformat": 3,
+                "nbformat_minor": 0,
+                "worksheets": [
+                    {
+                        "cells": [
+                            {"cell_type": "code", "input": "x = 1", "language": "python",
+                             "metadata": {}, "outputs": []}
+                        ],
+                        "metadata": {},
+                    }
+                ],
+            }
+        )
+    )  # fmt: skip
+    with pytest.raises(CompileError) as caught:
+        compile_notebook(path, tmp_path / "out")
+    error = caught.value
+    assert "no list of cells" not in error.message
+    assert error.message.startswith("uses notebook format 3")
+    assert "jupyter nbconvert --to notebook --nbformat 4" in (error.hint or "")
+    assert str(path) in (error.hint or "")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_notebook_file_name_that_is_not_utf8_is_a_clear_error(make_notebook, tmp_path) -> None:
+    name = b"caf\xe9.ipynb".decode("utf-8", "surrogateescape")
+    try:
+        path = make_notebook(["x = 1"], name=name)
+    except (UnicodeEncodeError, OSError):
+        pytest.skip("this file system refuses such names")
+    with pytest.raises(CompileError) as caught:
+        compile_notebook(path, tmp_path / "out")
+    assert "not valid UTF-8" in caught.value.message
+    str(caught.value).encode()  # printable as it is
 
 
 def test_a_missing_notebook(tmp_path) -> None:

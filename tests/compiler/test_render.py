@@ -4,7 +4,7 @@ exact compiled folder (``pipeline.json``, ``pipeline.py``, ``stages/*.ipynb``).
 A change to what the compiler writes shows up here as a diff to review. When the change is
 intended, regenerate and review the files in git:
 
-    MLOPS_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_golden.py
+    MLOPS_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/compiler/test_render.py
 """
 
 from __future__ import annotations

@@ -311,3 +311,81 @@ def test_interrupting_the_kernel_stops_the_run(home: Path, tmp_path: Path) -> No
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
+
+
+def test_every_verb_takes_the_notebook_option(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`%mlops help` says "elsewhere pass --notebook PATH": each verb that reads a notebook or its
+    store accepts it, and reads the store of *that* notebook's project, not the kernel's folder."""
+    monkeypatch.delenv("MLOPS_HOME", raising=False)
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    project = tmp_path / "project"
+    (project / ".mlops").mkdir(parents=True)  # the project's store, where its runs belong
+    (project / "rows.csv").write_text("a\n1\n2\n")
+    nb = write_notebook(
+        project / "work.ipynb",
+        [
+            (["stage:load"], "import mlops_jupyter as mlops\nmlops.track_data('rows.csv')\nn = 2"),
+            (["metrics"], "n"),
+        ],
+    )
+    elsewhere = tmp_path / "elsewhere"  # the kernel's folder: no store of its own
+    elsewhere.mkdir()
+    given = f"--notebook {nb}"
+    cells = [
+        "%load_ext mlops_jupyter",
+        f"%mlops explain {given}",
+        f"%mlops compile {given} -o {tmp_path / 'compiled'}",
+        f"%mlops run {given}",
+        f"%mlops runs {given}",
+        f"%mlops show {given}",
+        f"%mlops metrics {given}",
+        f"%mlops data {given}",
+        f"%mlops metrics n --runs 5 {given}",
+        f"%mlops show latest {given}",
+        f"%mlops data {project / 'rows.csv'} {given}",
+    ]
+    ran = write_notebook(elsewhere / "driver.ipynb", cells)
+    nb_run, client = execute(ran)
+    out = nb_run.cells
+    assert {i: s for i, s in client.replies.items() if s != "ok"} == {}
+    assert all(not stdout(cell, "stderr") for cell in out), [stdout(c, "stderr") for c in out]
+
+    [run] = api.runs(project)
+    assert run["status"] == "succeeded"
+    assert "Pipeline 'work'" in stdout(out[1])
+    assert (tmp_path / "compiled" / "pipeline.json").is_file()
+    assert run["run_id"] in displays(out[4])[0]["text/plain"]
+    for shown in (out[5], out[9]):
+        assert run["run_id"] in displays(shown)[0]["text/plain"]
+    for metrics in (out[6], out[8]):
+        assert "n" in displays(metrics)[0]["text/plain"].split()
+    for data in (out[7], out[10]):
+        assert "rows.csv" in displays(data)[0]["text/plain"]
+    assert not (elsewhere / ".mlops").exists(), "nothing read or wrote the kernel folder's store"
+
+
+def test_run_takes_papermills_p_name_value_spelling_too() -> None:
+    """`%mlops run` parses -p with the CLI's own option (request.add_parameter_option)."""
+    from mlops_jupyter.ipython.magics import build_parser
+
+    args = build_parser().parse_args(["run", "-p", "n", "5", "-p", "m=6", "--notebook", "x"])
+    assert (args.param, args.target, args.notebook) == (["n=5", "m=6"], None, "x")
+
+
+def test_compile_refuses_a_folder_of_other_files_unless_forced(home: Path, tmp_path: Path) -> None:
+    nb = write_notebook(tmp_path / "work.ipynb", [(["stage:only"], "y = 2")])
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("mine")
+    cells = [
+        {"source": "%load_ext mlops_jupyter", "tags": []},
+        {"source": f"%mlops compile --notebook {nb} -o {theirs}", "tags": ["raises-exception"]},
+        {"source": f"%mlops compile --notebook {nb} -o {theirs} --force", "tags": []},
+    ]
+    out, client = execute(write_notebook(tmp_path / "driver.ipynb", cells))
+    assert [client.replies[i] for i in range(3)] == ["ok", "error", "ok"]
+    assert "--force" in stdout(out.cells[1], "stderr")
+    assert "Compiled pipeline 'work'" in stdout(out.cells[2])
+    assert (theirs / "notes.txt").read_text() == "mine" and (theirs / "pipeline.json").is_file()

@@ -454,3 +454,43 @@ def test_importing_the_package_does_not_import_ipywidgets_or_ipython() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_runs_table_sizes_its_columns_to_their_content() -> None:
+    from mlops_jupyter.views.text import runs_table
+
+    def run(run_id: str, status: str, pipeline: str, took: float | None) -> dict[str, Any]:
+        return {
+            "run_id": run_id,
+            "status": status,
+            "pipeline": pipeline,
+            "version": "0123456789abcdef",
+            "started_at": "2026-12-02T00:00:00.000Z",
+            "duration_s": took,
+        }
+
+    long_name = "quarterly-revenue-forecast-with-holiday-adjustments"
+    runs = [
+        run("20261202-000000-aaaaaa", "succeeded", "p", 1.25),
+        run("20261202-000001-bbbbbb", "interrupted", long_name, 12345.5),
+        run("20261202-000002-cccccc", "running", "mid-sized-name", None),
+    ]
+    lines = runs_table(runs).splitlines()
+    header = lines[0]
+    for title, values in [
+        ("status", ["succeeded", "interrupted", "running"]),
+        ("pipeline", ["p", long_name, "mid-sized-name"]),
+        ("version", ["0123456789ab"] * 3),
+        ("started", ["2026-12-02T00:00:00.000Z"] * 3),
+    ]:
+        column = header.index(title)
+        for line, value in zip(lines[1:], values, strict=True):
+            assert f"{line} "[column:].startswith(value + " "), (title, line)
+            assert line[column - 1] == " ", "a space before every column"
+    # the time column is right-aligned under its title, wherever the long name pushed it
+    end = header.index("time") + len("time")
+    assert [line[:end].split()[-1] for line in lines[1:3]] == ["1.2s", "12345.5s"]
+    assert all(len(line) <= end for line in lines)
+    # and short content gives narrow columns (the old fixed widths made every line 105 wide)
+    narrow = runs_table([run("r1", "failed", "p", 0.5)]).splitlines()
+    assert max(map(len, narrow)) < 70, narrow

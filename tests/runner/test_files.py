@@ -221,3 +221,95 @@ def test_files_read_in_the_last_execution_join_its_tracked_data(store: Store) ->
     assert store.last_tracked("b", "s") == {"/p/in.csv": "file"}
     assert store.data_versions(run_id=run_id) == []  # not a data version
     assert store.get_run(run_id)["stages"][0]["files"] == {"read": ["/p/in.csv"], "written": []}
+
+
+# -- files between stages: a stage reading a file an earlier stage writes sees it as the
+# notebook does, though no value connects them (the plan cannot see files before they are opened)
+
+
+@pytest.fixture
+def through_a_file(make_notebook: Make, tmp_path: Path) -> Path:
+    # 'write' is slow, so 'read', with no value from it, starts first when the two run side by side
+    (tmp_path / "shared.txt").write_text("old\n")
+    return make_notebook(
+        [
+            (
+                ["stage:write"],
+                "import time\ntime.sleep(1.5)\nopen('shared.txt', 'w').write('new\\n')",
+            ),
+            (["stage:read"], "seen = open('shared.txt').read().strip()"),
+            (["stage:report"], "print(seen)\nlength = len(seen)"),
+            (["metrics"], "length"),
+        ]
+    )
+
+
+def test_a_file_an_earlier_stage_rewrites_is_read_after_it(
+    home: Path, through_a_file: Path
+) -> None:
+    first = api.run(through_a_file)
+    assert first["status"] == "succeeded", first
+    assert first["metrics"] == {"length": 3.0}  # 'new', as top to bottom; not 'old'
+    read, write = stage(first, "read"), stage(first, "write")
+    assert read["started_at"] >= write["ended_at"]  # the run it kept is the one after 'write'
+
+
+def test_a_file_an_earlier_stage_creates_is_read_after_it(
+    home: Path, make_notebook: Make, tmp_path: Path
+) -> None:
+    nb = make_notebook(
+        [
+            (["stage:write"], "import time\ntime.sleep(1.5)\nopen('made.txt', 'w').write('12')"),
+            (["stage:read"], "number = int(open('made.txt').read())"),
+            (["metrics"], "number"),
+        ]
+    )
+    first = api.run(nb)
+    assert first["status"] == "succeeded", [s.get("error") for s in first["stages"]]
+    assert first["metrics"] == {"number": 12.0}
+
+
+def test_the_next_run_orders_them_from_the_start(home: Path, through_a_file: Path) -> None:
+    api.run(through_a_file)
+    again = api.run(through_a_file, no_cache=True)
+    assert again["metrics"] == {"length": 3.0}
+    read, write = stage(again, "read"), stage(again, "write")
+    assert read["started_at"] >= write["ended_at"]
+    assert read["attempts"] == 1 and not read.get("error"), read  # no second run needed
+
+
+def test_stages_that_only_read_one_file_still_run_side_by_side(
+    home: Path, make_notebook: Make, tmp_path: Path
+) -> None:
+    (tmp_path / "input.txt").write_text("5\n")
+    nb = make_notebook(
+        [
+            (["stage:a"], "import time\na = int(open('input.txt').read())\ntime.sleep(1)"),
+            (["stage:b"], "import time\nb = int(open('input.txt').read())\ntime.sleep(1)"),
+        ]
+    )
+    api.run(nb)
+    second = api.run(nb, no_cache=True)
+    a, b = stage(second, "a"), stage(second, "b")
+    assert b["started_at"] < a["ended_at"] and a["started_at"] < b["ended_at"]
+
+
+def test_a_file_rewritten_by_a_later_stage_while_read_fails_the_run_until_ordered(
+    home: Path, make_notebook: Make, tmp_path: Path
+) -> None:
+    # top to bottom, 'look' reads the file before 'replace' rewrites it; side by side,
+    # 'replace' got there first, and nothing can make this run right
+    (tmp_path / "shared.txt").write_text("old\n")
+    nb = make_notebook(
+        [
+            (["stage:look"], "import time\ntime.sleep(1.5)\nseen = open('shared.txt').read()"),
+            (["stage:replace"], "open('shared.txt', 'w').write('new\\n')"),
+        ]
+    )
+    first = api.run(nb)
+    assert first["status"] == "failed"
+    error = stage(first, "look")["error"]
+    assert "shared.txt" in error and "'replace'" in error and "after:look" in error
+    second = api.run(nb)  # it learned the order: 'replace' waits for 'look'
+    assert second["status"] == "succeeded", [s.get("error") for s in second["stages"]]
+    assert stage(second, "replace")["started_at"] >= stage(second, "look")["ended_at"]

@@ -206,3 +206,41 @@ def test_a_tuple_is_never_the_same_parameter_as_a_list() -> None:
         coerce_value("sizes", SPEC["sizes"], [1, (2, 3)])
     with pytest.raises(MlopsError):
         coerce_value("opts", SPEC["opts"], {"a": {1: 2}})
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [("n", "1" * 5000), ("n", "x" * 5000), ("sizes", "[" + "1, " * 3000 + "(2, 3)]")],
+)
+def test_a_long_refused_value_is_echoed_cut_short(name: str, text: str) -> None:
+    with pytest.raises(MlopsError) as caught:
+        coerce(SPEC, {name: text})
+    message = str(caught.value)
+    assert f"parameter '{name}'" in message
+    assert text[:20] in message  # recognisable
+    assert len(message) < 600
+    assert "characters)" in message  # and says how long it was
+
+
+def test_text_that_is_not_valid_unicode_is_refused_naming_the_parameter() -> None:
+    # bytes of another encoding on the command line reach Python as lone surrogates
+    undecodable = b"caf\xe9".decode("utf-8", "surrogateescape")
+    with pytest.raises(MlopsError, match=r"parameter 'name'.*not valid Unicode"):
+        coerce(SPEC, {"name": undecodable})
+
+
+@pytest.mark.parametrize(
+    ("word", "needle"),
+    [
+        (b"name=caf\xe9", "parameter 'name' (-p): its value b'caf\\xe9' is not UTF-8 text"),
+        (b"caf\xe9=1", "-p b'caf\\xe9=1': the parameter name is not UTF-8 text"),
+    ],
+)
+def test_argv_bytes_that_are_not_utf8_are_refused_as_they_are_split(
+    word: bytes, needle: str
+) -> None:
+    # how Python hands such bytes over in sys.argv (PEP 383)
+    with pytest.raises(MlopsError) as caught:
+        split_assignments([word.decode("utf-8", "surrogateescape")])
+    assert needle in str(caught.value)
+    assert "UTF-8 locale" in str(caught.value)

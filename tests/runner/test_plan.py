@@ -161,3 +161,35 @@ def test_a_folder_whose_notebook_folder_is_gone_runs_in_the_current_folder(
     here.mkdir()
     monkeypatch.chdir(here)
     assert load_plan(compiled).workdir == Path(os.getcwd())
+
+
+@pytest.mark.parametrize("how", ["relative", "absolute", "symlink", "not-a-path"])
+def test_a_stage_notebook_outside_the_folder_is_refused_and_not_run(
+    compiled: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], how: str
+) -> None:
+    from mlops_jupyter.cli import main
+    from mlops_jupyter.errors import RefusedError
+
+    evil = tmp_path / "elsewhere" / "evil.ipynb"
+    evil.parent.mkdir()
+    evil.write_text((compiled / "stages" / "load.ipynb").read_text())
+    manifest = json.loads((compiled / "pipeline.json").read_text())
+    load = next(s for s in manifest["stages"] if s["name"] == "load")
+    if how == "symlink":
+        (compiled / load["notebook"]).unlink()
+        (compiled / load["notebook"]).symlink_to(evil)
+    else:
+        load["notebook"] = {
+            "relative": os.path.relpath(evil, compiled),
+            "absolute": str(evil),
+            "not-a-path": None,
+        }[how]
+        (compiled / "pipeline.json").write_text(json.dumps(manifest))
+    with pytest.raises(RefusedError) as caught:
+        load_plan(compiled)
+    assert "stage 'load'" in str(caught.value) and "outside" in str(caught.value)
+
+    assert main(["run", str(compiled)]) == 2  # `mlops run DIR` refuses before anything runs
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "stage 'load'" in err and "Traceback" not in err
+    assert not (compiled.parent / ".mlops" / "runs").exists()

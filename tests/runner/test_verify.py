@@ -53,6 +53,23 @@ def test_every_example_computes_what_its_notebook_computes(
     assert [r["origin"] for r in runs] == ["verify"]
 
 
+CORPUS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+@pytest.mark.parametrize("notebook", sorted(p.name for p in CORPUS.glob("*.ipynb")))
+def test_every_corpus_notebook_computes_what_it_computes_top_to_bottom(
+    notebook: str, tmp_path: Path, home: Path
+) -> None:
+    # notebooks in the styles people write: textbook pandas cleaning in place, a notebook
+    # papermill already ran, files handed between stages, %%mlops cells changing arrays in
+    # place, models trained side by side, Kale's Titanic example
+    shutil.copy(CORPUS / notebook, tmp_path / notebook)
+    result = verify(notebook, "--json", cwd=tmp_path)
+    found = verdict(result)
+    assert result.returncode == 0, (found["differences"], result.stderr)
+    assert sum(found["compared"].values()) > 0
+
+
 def test_a_parameter_reaches_both_sides(make_notebook: MakeNotebook, home: Path) -> None:
     nb = make_notebook(
         [

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -393,3 +395,234 @@ async def test_stopping_the_server_interrupts_its_runs(
     assert extension.current_activity() is False
     run = core.show(started["run_id"], root / "sub" / "slow.ipynb")
     assert run["status"] == "interrupted"
+
+
+# -- confinement: nothing outside the root is read, returned or run
+
+
+def _store_listing(store: Path) -> list[str]:
+    return sorted(str(p.relative_to(store)) for p in store.rglob("*"))
+
+
+async def test_a_store_in_the_roots_parent_is_not_served(api: Api, root: Path) -> None:
+    # the root has no store of its own, so `mlops run` under it records into the parent's
+    (root / ".mlops").rmdir()
+    parent_store = root.parent / ".mlops"
+    parent_store.mkdir()
+    secret = await asyncio.to_thread(core.run, root / "sub" / "nb.ipynb", {"n": "4"})
+    run_id = secret["run_id"]
+    assert Path(secret["run_dir"]).is_relative_to(parent_store)
+    before = _store_listing(parent_store)
+
+    for params in [{}, {"path": "sub/nb.ipynb"}]:
+        status, runs = await api("GET", "runs", **params)
+        assert (status, runs) == (200, []), "no store inside the root: no runs"
+    for method, route, params in [
+        ("GET", f"runs/{run_id}", {}),
+        ("GET", f"runs/{run_id}", {"path": "sub/nb.ipynb"}),
+        ("GET", f"runs/{run_id}/metrics", {"path": "sub/nb.ipynb"}),
+        ("GET", f"runs/{run_id}/stages/total/notebook", {"path": "sub/nb.ipynb"}),
+        ("GET", "runs/latest/stages/total/notebook", {}),
+        ("POST", f"runs/{run_id}/cancel", {"path": "sub/nb.ipynb"}),
+        ("GET", "diff", {"a": run_id, "b": run_id, "path": "sub/nb.ipynb"}),
+    ]:
+        status, error = await api(method, route, **params)
+        assert status == 404, (route, error)
+        assert set(error) == ERROR_KEYS
+        assert "server root" in error["text"]
+        assert str(parent_store) not in error["text"]
+
+    # what the server writes goes into a store inside its root, never the parent's
+    status, compiled = await api("POST", "compile", {"path": "sub/nb.ipynb"})
+    assert status == 200, compiled
+    assert Path(compiled["output"]).is_relative_to(root / ".mlops" / "pipelines")
+    status, started = await api("POST", "runs", {"path": "sub/nb.ipynb", "parameters": {"n": 6}})
+    assert status == 202, started
+    run = await wait_for(api, started["run_id"], finished)
+    assert run["status"] == "succeeded", run
+    assert Path(run["run_dir"]).is_relative_to(root / ".mlops" / "runs")
+    status, runs = await api("GET", "runs")
+    assert [r["run_id"] for r in runs] == [started["run_id"]]
+    assert _store_listing(parent_store) == before, "the parent's store is untouched"
+
+
+async def test_mlops_home_outside_the_root_is_refused(
+    api: Api, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = root.parent / "elsewhere-store"
+    monkeypatch.setenv("MLOPS_HOME", str(elsewhere))
+    for method, route, body, params in [
+        ("GET", "runs", None, {}),
+        ("GET", "runs", None, {"path": "sub/nb.ipynb"}),
+        ("GET", "runs/latest", None, {"path": "sub/nb.ipynb"}),
+        ("POST", "compile", {"path": "sub/nb.ipynb"}, {}),
+        ("POST", "runs", {"path": "sub/nb.ipynb"}, {}),
+    ]:
+        status, error = await api(method, route, body, **params)
+        assert status == 403, (route, error)
+        assert set(error) == ERROR_KEYS
+        assert "MLOPS_HOME" in error["text"] and "server root" in error["text"]
+    assert not elsewhere.exists()
+
+
+async def test_mlops_home_inside_the_root_is_used(
+    api: Api, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLOPS_HOME", str(root / "store"))
+    status, started = await api("POST", "runs", {"path": "sub/nb.ipynb"})
+    assert status == 202, started
+    run = await wait_for(api, started["run_id"], finished)
+    assert run["status"] == "succeeded", run
+    assert Path(run["run_dir"]).is_relative_to(root / "store" / "runs")
+    status, runs = await api("GET", "runs")
+    assert [r["run_id"] for r in runs] == [started["run_id"]]
+
+
+async def test_a_store_whose_database_links_outside_it_is_refused(api: Api, root: Path) -> None:
+    outside = write_notebook(
+        root.parent / "outside" / "nb.ipynb", [(["parameters"], "n = 1"), "m = n"]
+    )
+    (outside.parent / ".mlops").mkdir()
+    secret = await asyncio.to_thread(core.run, outside, {"n": "4"})
+    (root / ".mlops" / "mlops.db").symlink_to(outside.parent / ".mlops" / "mlops.db")
+    for method, route, body, params in [
+        ("GET", "runs", None, {}),
+        ("GET", f"runs/{secret['run_id']}", None, {"path": "sub/nb.ipynb"}),
+        ("POST", "runs", {"path": "sub/nb.ipynb"}, {}),
+    ]:
+        status, error = await api(method, route, body, **params)
+        assert status == 403, (route, error)
+        assert "mlops.db" in error["text"] and "outside" in error["text"]
+    assert [r["run_id"] for r in core.runs(outside)] == [secret["run_id"]]
+
+
+@pytest.mark.parametrize("how", ["runs-linked-elsewhere", "runs-linked-to-a-secret"])
+async def test_a_stage_notebook_that_resolves_outside_the_store_is_refused(
+    api: Api, root: Path, how: str
+) -> None:
+    status, started = await api("POST", "runs", {"path": "sub/nb.ipynb"})
+    assert status == 202, started
+    run_id = started["run_id"]
+    run = await wait_for(api, run_id, finished)
+    assert run["status"] == "succeeded", run
+    runs_dir = root / ".mlops" / "runs"
+    outside = root.parent / "outside"
+    if how == "runs-linked-elsewhere":
+        # the recorded paths still name .mlops/runs/..., but the folder is now a link outside
+        runs_dir.rename(outside)
+    else:
+        # a store whose database names a file under a linked runs/: any readable file
+        outside.mkdir()
+        (outside / "secret.txt").write_text("api-key")
+        shutil.rmtree(runs_dir)
+        with sqlite3.connect(root / ".mlops" / "mlops.db") as db:
+            db.execute(
+                "UPDATE stage_runs SET notebook = ? WHERE run_id = ? AND stage = 'total'",
+                (str(runs_dir / "secret.txt"), run_id),
+            )
+    runs_dir.symlink_to(outside)
+    status, error = await api("GET", f"runs/{run_id}/stages/total/notebook", path="sub/nb.ipynb")
+    assert status == 403, error
+    assert set(error) == ERROR_KEYS
+    assert "outside" in error["text"]
+    assert "api-key" not in json.dumps(error)
+
+
+@pytest.mark.parametrize("how", ["relative", "absolute", "symlink", "inside-root-outside-folder"])
+async def test_a_compiled_folder_naming_stage_notebooks_outside_it_is_not_run(
+    api: Api, root: Path, how: str
+) -> None:
+    compiled = await asyncio.to_thread(core.compile, root / "sub" / "nb.ipynb", root / "c")
+    folder = Path(compiled["output"])
+    marker = root.parent / "ran.txt"
+    home = root / "sub" if how == "inside-root-outside-folder" else root.parent / "outside"
+    evil = write_notebook(home / "evil.ipynb", [f"open({str(marker)!r}, 'w').write('ran')"])
+    manifest = json.loads((folder / "pipeline.json").read_text())
+    make = next(s for s in manifest["stages"] if s["name"] == "make")
+    if how == "symlink":
+        (folder / make["notebook"]).unlink()
+        (folder / make["notebook"]).symlink_to(evil)
+    else:
+        make["notebook"] = str(evil) if how == "absolute" else os.path.relpath(evil, folder)
+        (folder / "pipeline.json").write_text(json.dumps(manifest))
+    status, error = await api("POST", "runs", {"path": "c"})
+    assert status == 403, error
+    assert set(error) == ERROR_KEYS
+    assert "'make'" in error["text"] and "outside" in error["text"]
+    await asyncio.sleep(1)  # a run started anyway would have written the marker by now
+    assert not marker.exists()
+    assert core.runs(root) == []
+
+
+# -- limits
+
+
+@pytest.mark.parametrize(
+    ("route", "body"),
+    [
+        ("runs", {"path": "sub/nb.ipynb", "parameters": {"n": "1" * 40_000_000}}),
+        ("runs", {"path": "sub/nb.ipynb", "stages": ["make"] * 3_000_000}),
+        ("compile", {"path": "sub/nb.ipynb", "padding": "x" * 2_000_000}),
+        ("runs/latest/cancel", {"padding": "x" * 2_000_000}),
+    ],
+)
+async def test_an_oversized_body_is_413_and_does_nothing(
+    api: Api, root: Path, route: str, body: dict[str, Any]
+) -> None:
+    status, error = await api("POST", route, body)
+    assert status == 413, error
+    assert set(error) == ERROR_KEYS
+    assert "1 MiB" in error["text"]
+    assert core.runs(root) == []
+    assert not (root / ".mlops" / "pipelines").exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "names"),
+    [
+        ({"parameters": {"n": "1" * 70_000}}, ["'parameters'", "'n'", "64 KiB"]),
+        ({"parameters": {"n": ["x" * 100] * 700}}, ["'parameters'", "'n'", "64 KiB"]),
+        ({"stages": ["make"] * 1001}, ["'stages'", "1,000"]),
+        ({"force": ["make"] * 1001}, ["'force'", "1,000"]),
+    ],
+)
+async def test_an_oversized_field_is_400_naming_it_and_the_limit(
+    api: Api, root: Path, body: dict[str, Any], names: list[str]
+) -> None:
+    status, error = await api("POST", "runs", {"path": "sub/nb.ipynb", **body})
+    assert status == 400, error
+    for name in names:
+        assert name in error["text"], name
+    assert len(error["text"]) < 500, "the value is not echoed"
+    assert core.runs(root) == []
+
+
+async def test_runs_are_paged(api: Api, root: Path) -> None:
+    nb = root / "sub" / "nb.ipynb"
+    ids = [(await asyncio.to_thread(core.run, nb))["run_id"] for _ in range(5)]
+    newest_first = ids[::-1]
+    status, runs = await api("GET", "runs")
+    assert [r["run_id"] for r in runs] == newest_first, "the default page holds them all"
+    pages = []
+    for offset in (0, 2, 4, 5):
+        status, page = await api("GET", "runs", path="sub/nb.ipynb", limit="2", offset=str(offset))
+        assert status == 200, page
+        pages.append([r["run_id"] for r in page])
+    assert pages == [newest_first[:2], newest_first[2:4], newest_first[4:], []]
+    for bad in [{"limit": "0"}, {"limit": "1001"}, {"offset": "-1"}, {"offset": "x"}]:
+        status, error = await api("GET", "runs", **bad)
+        assert status == 400, (bad, error)
+        assert next(iter(bad)) in error["text"]
+
+
+async def test_an_oversized_body_without_a_length_is_cut_off(jp_fetch: Any, root: Path) -> None:
+    async def chunks(write: Callable[[bytes], Awaitable[None]]) -> None:
+        await write(b'{"path": "sub/nb.ipynb", "parameters": {"n": "')
+        for _ in range(40):  # 40 MiB, sent chunked: tornado stops reading past 1 MiB
+            await write(b"1" * (1024 * 1024))
+        await write(b'"}}')
+
+    with pytest.raises(HTTPClientError) as caught:
+        await jp_fetch("mlops", "api", "runs", method="POST", body_producer=chunks)
+    assert caught.value.code == 599, "the connection is closed, not the body read and answered"
+    assert core.runs(root) == []

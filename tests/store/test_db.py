@@ -1,6 +1,6 @@
 """The run store: SQLite in WAL mode with a versioned schema, written by several processes at once.
 
-Also ``mlops gc`` (:mod:`mlops_jupyter.store.gc`), which works on the store's objects.
+``mlops gc`` and ``mlops runs rm`` are in ``test_gc.py``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from mlops_jupyter.errors import MlopsError
-from mlops_jupyter.store import gc, objects, schema
+from mlops_jupyter.store import objects, schema
 from mlops_jupyter.store.db import Store, new_run_id
 from mlops_jupyter.store.schema import MIGRATIONS
 
@@ -375,45 +375,55 @@ def test_outputs_for_a_key_come_only_from_an_execution_under_that_very_key(store
     assert store.outputs_for_key("a", "base", "key") is None
 
 
-# -- gc
+def test_a_reaped_run_ends_at_its_last_recorded_event_not_when_it_was_read(
+    tmp_path: Path,
+) -> None:
+    Store(tmp_path).close()
+    run_id = finished(python(DIES_WHILE_RUNNING, str(tmp_path)))
+    now = time.time()
+    with Store(tmp_path) as store, store.transaction() as db:  # it began 100 s ago...
+        db.execute("UPDATE runs SET started_at = ? WHERE id = ?", (now - 100, run_id))
+        db.execute("UPDATE stage_runs SET started_at = ? WHERE run_id = ?", (now - 90, run_id))
+        # ...and last logged a metric 40 s ago, then its process was killed
+        db.execute("INSERT INTO metrics VALUES (?, 'a', 'loss', 1, 0.5, ?)", (run_id, now - 40))
+    with Store(tmp_path) as store:
+        run = store.get_run(run_id)
+    assert run["status"] == "interrupted"
+    assert run["duration_s"] == pytest.approx(60, abs=0.01)
 
 
-def _age(path: Path, seconds: float) -> None:
-    stamp = time.time() - seconds
-    os.utime(path, (stamp, stamp))
+def test_a_file_where_the_store_should_be_is_a_clear_error(tmp_path: Path) -> None:
+    home = tmp_path / ".mlops"
+    home.write_text("not a folder")
+    with pytest.raises(MlopsError) as caught:
+        Store(home)
+    assert f"{home} is a file" in str(caught.value)
+    assert "MLOPS_HOME" in str(caught.value)
+    assert home.read_text() == "not a folder"  # never touched
 
 
-def test_gc_removes_only_old_objects_nothing_refers_to(store: Store) -> None:
-    old = gc.GRACE_SECONDS + 60
-    in_cache = objects.put(store.objects, b"cached value")
-    in_run = objects.put(store.objects, b"run value")
-    orphan = objects.put(store.objects, b"orphan value")
-    young_orphan = objects.put(store.objects, b"just written")
-    store.cache_put("k", "demo", "a", {"x": ref(in_cache)}, {}, "run-1")
-    run_id = start(store)
-    store.update_stage(run_id, "a", status="succeeded", outputs={"y": ref(in_run)})
-    stale_temp = store.objects / "ab" / ".cdef.123.tmp"
-    stale_temp.parent.mkdir(parents=True, exist_ok=True)
-    stale_temp.write_bytes(b"half")
-    fresh_temp = store.objects / "ab" / ".cdef.456.tmp"
-    fresh_temp.write_bytes(b"being written")
-    for key in (in_cache, in_run, orphan):
-        _age(objects.object_path(store.objects, key), old)
-    _age(stale_temp, old)
-
-    assert store.referenced_objects() == {in_cache, in_run}
-    expected_size = len(b"orphan value") + len(b"half")
-    assert gc.collect(store, dry_run=True) == (2, expected_size)
-    assert objects.exists(store.objects, orphan) and stale_temp.exists()
-
-    assert gc.collect(store) == (2, expected_size)
-    assert not objects.exists(store.objects, orphan)
-    assert not stale_temp.exists()
-    for key in (in_cache, in_run, young_orphan):
-        assert objects.exists(store.objects, key)
-    assert fresh_temp.exists()
-    assert gc.collect(store) == (0, 0)
+def test_a_database_that_is_not_sqlite_is_a_clear_error_and_is_left_as_it_is(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "mlops.db"
+    database.write_bytes(b"these are the user's notes, not a database" * 100)
+    before = database.read_bytes()
+    with pytest.raises(MlopsError) as caught:
+        Store(tmp_path)
+    message = str(caught.value)
+    assert f"{database} is not a readable mlops database" in message
+    assert f"mv {database} {database}.broken" in message and "mlops doctor" in message
+    assert database.read_bytes() == before
 
 
-def test_gc_of_a_store_without_objects_removes_nothing(store: Store) -> None:
-    assert gc.collect(store) == (0, 0)
+def test_starting_a_run_removes_the_temp_files_of_writers_that_were_killed(store: Store) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    left = store.objects / f".put.pid{dead.pid}.k3x9q2zz.tmp"
+    left.parent.mkdir(parents=True)
+    left.write_bytes(b"half a value")
+    writing = store.objects / f".put.pid{os.getpid()}.abcdefgh.tmp"  # this process: still going
+    writing.write_bytes(b"being written")
+    start(store)
+    assert not left.exists()
+    assert writing.exists()

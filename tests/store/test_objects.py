@@ -24,9 +24,11 @@ def test_an_object_is_stored_under_the_hash_of_its_bytes(tmp_path: Path) -> None
 def test_equal_bytes_are_stored_once_and_different_bytes_apart(tmp_path: Path) -> None:
     first = objects.put(tmp_path, b"same")
     path = objects.object_path(tmp_path, first)
-    stamp = path.stat().st_mtime_ns
+    inode = path.stat().st_ino
+    os.utime(path, (1, 1))
     assert objects.put(tmp_path, b"same") == first
-    assert path.stat().st_mtime_ns == stamp  # not rewritten
+    assert path.stat().st_ino == inode  # not rewritten...
+    assert path.stat().st_mtime > 1  # ...but marked as just written: gc keeps it
     assert objects.put(tmp_path, b"other") != first
     assert sorted(p.parent.name + p.name for p in tmp_path.glob("*/*")) == sorted(
         [first, objects.digest(b"other")]
@@ -107,3 +109,46 @@ def test_write_atomic_creates_folders_and_takes_text_or_bytes(tmp_path: Path) ->
     write_atomic(tmp_path / "a" / "b.bin", b"\x00\x01", fsync=False)
     assert (tmp_path / "a" / "b" / "t.txt").read_text(encoding="utf-8") == "text ✓"
     assert (tmp_path / "a" / "b.bin").read_bytes() == b"\x00\x01"
+
+
+WRITER = """
+import sys
+from mlops_jupyter.store import objects
+objects.put_file(sys.argv[1], sys.argv[2])
+"""
+
+
+def test_a_writer_killed_mid_write_leaves_a_temp_file_known_to_be_dead(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = tmp_path / "objects"
+    source = tmp_path / "value.fifo"
+    os.mkfifo(source)  # the writer blocks reading it, half way through its copy
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(root), str(source)])
+    try:
+        with open(source, "wb") as pipe:
+            pipe.write(b"x" * (3 << 20))
+            pipe.flush()
+            deadline = time.monotonic() + 30
+            while not any(p.stat().st_size for p in root.glob(".*")):
+                assert time.monotonic() < deadline, "the writer never wrote"
+                time.sleep(0.02)
+            assert objects.dead_temp_files(root) == []  # its writer is still at work
+            os.kill(writer.pid, signal.SIGKILL)
+            writer.wait(timeout=30)
+    except BrokenPipeError:
+        pass
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+            writer.wait()
+    (left,) = root.glob(".*")
+    assert f"pid{writer.pid}" in left.name
+    assert objects.dead_temp_files(root) == [left]
+    size = left.stat().st_size
+    assert size >= 2 << 20
+    assert objects.remove_dead_temp(root) == (1, size)
+    assert not left.exists()

@@ -157,3 +157,36 @@ def test_versions_are_recorded_newest_first(tmp_path: Path, store: Store) -> Non
     assert repr(datasets.DataVersion(str(path), "ab" * 32, 4, False, "file")).startswith(
         "DataVersion(path="
     )
+
+
+def test_track_data_and_mlops_data_use_one_word_for_each_version(
+    tmp_path: Path, store: Store
+) -> None:
+    """A path's first version is new (nothing to have changed from), then unchanged or changed:
+    what track_data returns, what it records, and what `mlops data` prints all say the same."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "d.csv"
+    path.write_text("a\n1\n")
+    first = track(store, path)
+    second = track(store, path, verify=True)
+    path.write_text("a\n2\n")
+    third = track(store, path)
+    said = [(v.new, v.changed) for v in (first, second, third)]
+    assert said == [(True, False), (False, False), (False, True)]
+    assert "new=True" in repr(first) and "new=True" not in repr(second)
+    recorded = store.data_versions([str(path)])[::-1]
+    assert [(r["new"], r["changed"]) for r in recorded] == said
+
+    table = subprocess.run(
+        [sys.executable, "-m", "mlops_jupyter", "data", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "MLOPS_HOME": str(store.home)},
+        timeout=60,
+    )
+    assert table.returncode == 0, table.stderr
+    printed = [line.split()[-2] for line in table.stdout.splitlines()[1:]]  # newest first
+    assert printed == ["changed", "1x1", "new"]  # the unchanged version has no word

@@ -19,10 +19,16 @@ def code_hash(pipeline: Pipeline, stage: Stage) -> str:
     return digest.hexdigest()
 
 
-def manifest(pipeline: Pipeline, workdir: str = ".") -> dict[str, Any]:
+def manifest(
+    pipeline: Pipeline, workdir: str = ".", files: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """``files`` (relative path -> SHA-256 of the bytes written) is what this compile wrote
+    besides the manifest itself: the only files a later compile into the folder may replace or
+    delete without ``--force``."""
     data = pipeline.to_dict()
     data.pop("output")
     data.pop("notes")  # what explain shows about the source cells; no runner needs it
+    data.pop("setup_cell_ids")  # setup_cells below are the ids; source_cells map them to numbers
     data.update(
         {
             "schema": SCHEMA,
@@ -33,7 +39,10 @@ def manifest(pipeline: Pipeline, workdir: str = ".") -> dict[str, Any]:
             "workdir": workdir,
         }
     )
+    if files is not None:
+        data["files"] = dict(sorted(files.items()))
     for entry, stage in zip(data["stages"], pipeline.stages, strict=True):
+        del entry["cell_numbers"]  # source_cells holds them, by id
         entry["notebook"] = f"stages/{stage.name}.ipynb"
         entry["code_hash"] = code_hash(pipeline, stage)
         entry["source_cells"] = {c.ref: c.index for c in stage.cells}
@@ -41,5 +50,7 @@ def manifest(pipeline: Pipeline, workdir: str = ".") -> dict[str, Any]:
     return data
 
 
-def render_manifest(pipeline: Pipeline, workdir: str = ".") -> str:
-    return dump_compact_json(manifest(pipeline, workdir))
+def render_manifest(
+    pipeline: Pipeline, workdir: str = ".", files: dict[str, str] | None = None
+) -> str:
+    return dump_compact_json(manifest(pipeline, workdir, files))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..model import CodeCell, Pipeline, Stage
-from . import dump_compact_json
+from . import dump_compact_json, identifier, literal
 
 CONTEXT = "_mlops"  # the run context the runner injects as a papermill parameter
 RUNTIME = "_mlops_values"
@@ -42,11 +42,14 @@ def _user_cell(cell: CodeCell, role: str, used: set[str]) -> dict[str, Any]:
 
 
 def _names(names: tuple[str, ...] | list[str]) -> str:
-    return "[" + ", ".join(repr(n) for n in names) + "]"
+    return literal([identifier(n) for n in names])
 
 
 def stage_notebook(pipeline: Pipeline, stage: Stage) -> dict[str, Any]:
-    params = [f"{name} = {pipeline.parameters[name].default!r}" for name in stage.parameters]
+    params = [
+        f"{identifier(name)} = {literal(pipeline.parameters[name].default)}"
+        for name in stage.parameters
+    ]
     params.append(f"{CONTEXT} = None  # run context: injected by `mlops run`")
     cells = [_cell("mlops-parameters", "\n".join(params), {"role": "parameters"}, ["parameters"])]
     used = {"mlops-parameters", "mlops-inputs", "mlops-outputs"}
@@ -57,7 +60,7 @@ def stage_notebook(pipeline: Pipeline, stage: Stage) -> dict[str, Any]:
         load += 'get_ipython().extension_manager.load_extension("mlops_jupyter")\n'
 
     if stage.inputs:
-        targets = ", ".join(stage.inputs) + ("," if len(stage.inputs) == 1 else "")
+        targets = ", ".join(map(identifier, stage.inputs)) + ("," if len(stage.inputs) == 1 else "")
         load += f"{targets} = {RUNTIME}.load_inputs({CONTEXT}, {_names(list(stage.inputs))})"
     else:
         load += f"{RUNTIME}.start({CONTEXT})"

@@ -1,25 +1,31 @@
 #!/usr/bin/env python3
-"""Pipeline 'kale_pipeline', version 521cec3fb3ca, compiled by mlops-jupyter 0.1.0 from kale_pipeline.ipynb.
+"""A pipeline compiled by mlops-jupyter from a notebook: NOTEBOOK, PARAMETERS and STAGES below.
 
-Run it from anywhere (needs only mlops-jupyter installed):
+Run it from anywhere (needs only mlops-jupyter installed); it is `mlops run` on this folder:
 
     python pipeline.py [-p NAME=VALUE ...] [--jobs N] [--no-cache] [--json]
 
-Parameters:
-    THRESHOLD (float) = 0.5
-    SIZES (list) = [3, 9, 4, 12]
-
-Stages, in order:
-    load_data
-    preprocess  (after load_data)
-    evaluate  (after preprocess)
-
+The runner reads pipeline.json beside this file; the values below are for people to read.
 """
 
 import sys
 from pathlib import Path
 
 from mlops_jupyter.cli import main
+
+PIPELINE = 'kale_pipeline'
+VERSION = '521cec3fb3ca'
+COMPILER = 'mlops-jupyter 0.1.0'
+NOTEBOOK = 'kale_pipeline.ipynb'
+PARAMETERS = {  # name: [type, default]
+    'THRESHOLD': ['float', 0.5],
+    'SIZES': ['list', [3, 9, 4, 12]],
+}
+STAGES = {  # in notebook order: name: the stages it runs after
+    'load_data': [],
+    'preprocess': ['load_data'],
+    'evaluate': ['preprocess'],
+}
 
 if __name__ == "__main__":
     sys.exit(main(["run", str(Path(__file__).resolve().parent), *sys.argv[1:]]))
