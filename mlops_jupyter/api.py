@@ -444,3 +444,128 @@ def _nothing_collected(dry_run: bool) -> dict[str, Any]:
         "temp_files": dict(none),
         "freed_bytes": 0,
     }
+
+
+# -- schedules (schedule/): `mlops schedule ...` and `mlops scheduler`
+
+
+def _schedule_home(where: str | Path | None, name: str) -> Path:
+    """The store holding schedule ``name``; asking about one where there is no store creates
+    nothing."""
+    home = find_home(Path(where) if where else Path.cwd())
+    check_home(home)
+    if not (home / "mlops.db").exists():
+        raise NotFoundError(
+            f"no schedule named '{name}' (no store at {home}).",
+            hint="Add one with mlops schedule add NAME NOTEBOOK --cron '0 2 * * *'.",
+        )
+    return home
+
+
+def schedule_add(
+    name: str,
+    target: str | Path,
+    *,
+    cron: str,
+    parameters: dict[str, Any] | None = None,
+    tz: str | None = None,
+    catch_up: str = "latest",
+    max_catch_up: int = 10,
+    overlap: str = "skip",
+    pin: bool = False,
+    on_failure: str | None = None,
+) -> dict[str, Any]:
+    """Add a schedule to the store the target's runs use (``mlops schedule add --json``).
+    Everything is checked first (parameters as ``mlops run -p`` checks them); nothing is
+    written for bad input."""
+    from .schedule.model import add
+
+    _check_store_place(target)
+    return add(
+        find_home(target),
+        name,
+        target,
+        cron_expr=cron,
+        parameters=parameters,
+        tz=tz,
+        catch_up=catch_up,
+        max_catch_up=max_catch_up,
+        overlap=overlap,
+        pin=pin,
+        on_failure=on_failure,
+    )
+
+
+def schedules(where: str | Path | None = None) -> list[dict[str, Any]]:
+    """Every schedule, by name (``mlops schedule list --json``); none where there is no store."""
+    from .schedule.model import to_json
+    from .store.schedules import list_schedules
+
+    home = find_home(Path(where) if where else Path.cwd())
+    check_home(home)
+    if not (home / "mlops.db").exists():
+        return []
+    from .store.db import Store
+
+    with Store(home) as store:
+        return [to_json(row) for row in list_schedules(store)]
+
+
+def schedule_show(name: str, where: str | Path | None = None) -> dict[str, Any]:
+    from .schedule.model import to_json
+    from .store.db import Store
+    from .store.schedules import get_schedule
+
+    with Store(_schedule_home(where, name)) as store:
+        return to_json(get_schedule(store, name))
+
+
+def schedule_enable(name: str, enabled: bool, where: str | Path | None = None) -> dict[str, Any]:
+    """``mlops schedule pause`` (False) / ``resume`` (True)."""
+    from .schedule.model import set_enabled
+
+    return set_enabled(_schedule_home(where, name), name, enabled)
+
+
+def schedule_remove(name: str, where: str | Path | None = None) -> dict[str, Any]:
+    """Remove a schedule and its fire history; the runs it started stay."""
+    from .store.db import Store
+    from .store.schedules import remove_schedule
+
+    with Store(_schedule_home(where, name)) as store:
+        remove_schedule(store, name)
+    return {"removed": name}
+
+
+def schedule_history(name: str, where: str | Path | None = None) -> list[dict[str, Any]]:
+    """The schedule's fires, newest first (``mlops schedule history --json``)."""
+    from .schedule.model import fire_json
+    from .store.db import Store
+    from .store.schedules import get_schedule, history
+
+    with Store(_schedule_home(where, name)) as store:
+        tz = get_schedule(store, name)["tz"]
+        return [fire_json(fire, tz) for fire in history(store, name)]
+
+
+def scheduler(
+    where: str | Path | None = None,
+    *,
+    once: bool = False,
+    poll: float = 5.0,
+    lease: float | None = None,
+    clock: Callable[[], float] | None = None,
+) -> dict[str, Any]:
+    """Run the scheduler loop on the store serving ``where`` until SIGTERM / Ctrl-C (``once``:
+    fire what is due now, wait for those runs, return). Returns ``{"fired": N}``."""
+    import time
+
+    from .schedule.loop import LEASE_S, Scheduler
+
+    home = find_home(Path(where) if where else Path.cwd())
+    check_home(home)
+    loop = Scheduler(
+        home, clock=clock or time.time, poll=poll, lease=LEASE_S if lease is None else lease
+    )
+    loop.run(once=once)
+    return {"fired": len(loop.fired)}

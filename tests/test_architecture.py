@@ -22,6 +22,7 @@ FLOORS: list[list[str]] = [
     ["cli", "ipython", "server"],  # the faces
     ["views"],  # text, tables, graphs, charts: pure, shared by the faces
     ["api", "request"],  # the one core every face calls, and the run request it takes
+    ["schedule"],  # cron schedules and the loop that fires them (through the runner)
     ["runner"],  # the engine
     ["values"],  # what a stage kernel imports: values in and out, fingerprints
     ["compiler", "tracking"],

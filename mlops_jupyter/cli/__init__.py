@@ -165,6 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_gc)
 
+    from .schedule import add_commands as add_schedule_commands  # schedule ..., scheduler
+
+    add_schedule_commands(sub)
+
     p = sub.add_parser("doctor", help="check the store: database, objects, leftovers")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_doctor)

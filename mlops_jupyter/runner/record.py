@@ -32,6 +32,7 @@ class RunRecorder:
         after: dict[str, list[str]],
         environment: dict[str, Any],
         origin: str,
+        trigger: tuple[str, str | None, float | None] = ("manual", None, None),
     ) -> tuple[str, Path]:
         """Record the run as started (its parameters with their declared types, every stage
         pending) and tell the listeners."""
@@ -46,6 +47,9 @@ class RunRecorder:
             stages=stages,
             environment=environment,
             origin=origin,
+            trigger=trigger[0],
+            schedule=trigger[1],
+            scheduled_for=trigger[2],
         )
         self._log = open(self.run_dir / "events.log", "a", encoding="utf-8")  # noqa: SIM115
         self.emit(

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..errors import MlopsError
 from ..home import find_home
-from ..status import DONE_OK, Listener, RunStatus, StageStatus
+from ..status import ACTIVE, DONE_OK, Listener, RunStatus, StageStatus
 from ..store.db import Store
 from ..store.environment import git_state, local_module_hashes, package_versions, python_version
 from .cache import stage_key, with_data
@@ -45,6 +45,9 @@ class RunOptions:
     executor_options: dict[str, Any] = field(default_factory=dict)
     origin: str = "cli"
     cancel: threading.Event | None = None  # set it to stop the run as Ctrl-C would
+    trigger: str = "manual"  # or "schedule": a fire of `schedule` due at `scheduled_for`
+    schedule: str | None = None
+    scheduled_for: float | None = None  # epoch seconds
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,7 @@ class _Run:
         self.opened: dict[str, tuple[set[str], set[str]]] = {}  # name -> (read, written)
         self.clock: dict[str, tuple[float, float]] = {}  # name -> (decided or submitted, ended)
         self.failed_early: set[str] = set()  # failed while an earlier stage ran: tried again
+        self.retry_wait: dict[str, tuple[set[str], dict[str, Any]]] = {}  # waits, its failure
         self.keys: dict[str, str] = {}  # the cache key each stage that ran was stored under
         self.cancelling = False
         self.env: dict[str, Any] = {}  # captured when the run starts (package versions...)
@@ -354,6 +358,15 @@ class _Run:
             name = stage.name
             if self.status[name] != StageStatus.PENDING:
                 continue
+            if name in self.retry_wait:  # it failed while stages before it still ran
+                waits, failure = self.retry_wait[name]
+                if any(self.status[w] in ACTIVE for w in waits):
+                    continue
+                del self.retry_wait[name]
+                if any(self.status[w] not in DONE_OK for w in waits):
+                    self._finish(name, StageStatus.FAILED, **failure)
+                    progressed = True
+                    continue
             upstreams = self._upstreams(name)
             bad = next(
                 (
@@ -533,10 +546,18 @@ class _Run:
         executed = str(self.run_dir / f"{name}.ipynb")
         timing = {"started": outcome.started, "ended": outcome.ended, "attempts": outcome.attempts}
         if not outcome.ok:
+            failure = {
+                "key": key,
+                "base_key": base,
+                "error": outcome.error,
+                "notebook": executed,
+                **timing,
+            }
             early = [] if self.cancelling else self._ran_too_early(name, self.clock[name][0])
             if early and name not in self.failed_early:
+                # runs again once they have all succeeded; if one fails, this failure stands
                 self.failed_early.add(name)
-                self.file_after.setdefault(name, set()).update(early)
+                self.retry_wait[name] = (set(early), failure)
                 self.status[name] = StageStatus.PENDING
                 self.record.stage_reset(
                     name,
@@ -544,15 +565,7 @@ class _Run:
                     "running (it may make a file this one reads)",
                 )
                 return
-            self._finish(
-                name,
-                StageStatus.FAILED,
-                key=key,
-                base_key=base,
-                error=outcome.error,
-                notebook=executed,
-                **timing,
-            )
+            self._finish(name, StageStatus.FAILED, **failure)
             return
         metrics = manifest.get("metrics", {})
         self.results[name] = {"outputs": outputs, "metrics": metrics}
@@ -617,6 +630,7 @@ class _Run:
             after={s.name: [u for u in s.after if u in self.status] for s in self.order},
             environment=self.env,
             origin=self.options.origin,
+            trigger=(self.options.trigger, self.options.schedule, self.options.scheduled_for),
         )
         self._learn_file_order()
         outcome, error = RunStatus.SUCCEEDED, None

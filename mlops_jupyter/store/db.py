@@ -131,6 +131,9 @@ class Store:
         stages: Iterable[str],
         environment: dict[str, Any],
         origin: str = "cli",
+        trigger: str = "manual",
+        schedule: str | None = None,
+        scheduled_for: float | None = None,
     ) -> tuple[str, Path]:
         from .objects import remove_dead_temp
 
@@ -142,8 +145,9 @@ class Store:
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO runs (id, pipeline, version, status, started_at, notebook, compiled,"
-                " run_dir, origin, git_commit, git_dirty, python, environment, host, pid)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " run_dir, origin, git_commit, git_dirty, python, environment, host, pid,"
+                " triggered_by, schedule, scheduled_for)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     pipeline,
@@ -160,6 +164,9 @@ class Store:
                     json.dumps(environment, sort_keys=True),
                     socket.gethostname(),
                     os.getpid(),
+                    trigger,
+                    schedule,
+                    scheduled_for,
                 ),
             )
             db.executemany(
@@ -625,6 +632,10 @@ class Store:
             "compiled": row["compiled"],
             "run_dir": row["run_dir"],
             "origin": row["origin"],
+            # runs recorded before schedules existed were all started by hand
+            "trigger": row["triggered_by"] or "manual",
+            "schedule": row["schedule"],
+            "scheduled_for": _iso(row["scheduled_for"]),
             "error": row["error"],
             "code": {"git_commit": row["git_commit"], "git_dirty": _bool(row["git_dirty"])},
             "environment": environment,

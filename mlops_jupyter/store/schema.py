@@ -70,6 +70,27 @@ MIGRATIONS: list[str] = [
     ALTER TABLE stage_runs ADD COLUMN files TEXT;
     ALTER TABLE cache ADD COLUMN files TEXT;
     """,
+    # 4: schedules (schedule/). A fire is one due (schedule, scheduled_for): the UNIQUE key is
+    # what makes two schedulers on one store fire it once (the second INSERT conflicts); the
+    # claimer renews lease_expires while the run goes, so a fire whose claimer died is found and
+    # retried once (attempts). A run says what started it (`trigger` is an SQL keyword).
+    """
+    CREATE TABLE schedules (
+        name TEXT PRIMARY KEY, target TEXT NOT NULL, compiled TEXT, cron TEXT NOT NULL,
+        tz TEXT NOT NULL, parameters TEXT NOT NULL, enabled INTEGER NOT NULL DEFAULT 1,
+        catch_up TEXT NOT NULL DEFAULT 'latest', max_catch_up INTEGER NOT NULL DEFAULT 10,
+        overlap TEXT NOT NULL DEFAULT 'skip', pin INTEGER NOT NULL DEFAULT 0, on_failure TEXT,
+        next_fire REAL, last_fire REAL, created_at REAL NOT NULL);
+    CREATE TABLE fires (
+        id INTEGER PRIMARY KEY, schedule TEXT NOT NULL, scheduled_for REAL NOT NULL,
+        fired_at REAL, claimer TEXT, lease_expires REAL, run_id TEXT, status TEXT NOT NULL,
+        reason TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, previous_run_id TEXT,
+        UNIQUE (schedule, scheduled_for));
+    CREATE INDEX fires_status ON fires (status, lease_expires);
+    ALTER TABLE runs ADD COLUMN triggered_by TEXT;
+    ALTER TABLE runs ADD COLUMN schedule TEXT;
+    ALTER TABLE runs ADD COLUMN scheduled_for REAL;
+    """,
 ]
 
 

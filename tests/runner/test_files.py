@@ -313,3 +313,18 @@ def test_a_file_rewritten_by_a_later_stage_while_read_fails_the_run_until_ordere
     second = api.run(nb)  # it learned the order: 'replace' waits for 'look'
     assert second["status"] == "succeeded", [s.get("error") for s in second["stages"]]
     assert stage(second, "replace")["started_at"] >= stage(second, "look")["ended_at"]
+
+
+def test_a_failure_stands_when_the_earlier_stage_it_waited_for_fails_too(
+    home: Path, make_notebook: Make
+) -> None:
+    nb = make_notebook(
+        [
+            (["stage:slow"], "import time\ntime.sleep(1.5)\nraise ValueError('slow broke')"),
+            (["stage:quick"], "raise KeyError('quick broke')"),
+        ]
+    )
+    result = api.run(nb)
+    assert statuses(result) == {"slow": "failed", "quick": "failed"}
+    assert "quick broke" in stage(result, "quick")["error"]
+    assert Path(stage(result, "quick")["notebook"]).is_file()

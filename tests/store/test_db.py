@@ -427,3 +427,43 @@ def test_starting_a_run_removes_the_temp_files_of_writers_that_were_killed(store
     start(store)
     assert not left.exists()
     assert writing.exists()
+
+
+def test_schema_4_adds_schedules_and_a_run_s_trigger_to_an_older_store(tmp_path: Path) -> None:
+    import sqlite3
+
+    old = sqlite3.connect(tmp_path / "mlops.db")  # a store written before schedules (schema 3)
+    for migration in MIGRATIONS[:3]:
+        old.executescript(migration)
+    old.execute("PRAGMA user_version = 3")
+    old.execute(
+        "INSERT INTO runs (id, pipeline, version, status, started_at, ended_at, host, pid)"
+        " VALUES ('r1', 'demo', 'v1', 'succeeded', 1, 2, 'h', 1)"
+    )
+    old.commit()
+    old.close()
+    old_run = "r1"
+    with Store(tmp_path) as store:
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == 4
+        run = store.get_run(old_run)
+        assert (run["trigger"], run["schedule"], run["scheduled_for"]) == ("manual", None, None)
+        fired, _ = store.start_run(
+            pipeline="demo",
+            version="v1",
+            notebook=None,
+            compiled="c",
+            parameters={},
+            stages=["a"],
+            environment={},
+            trigger="schedule",
+            schedule="nightly",
+            scheduled_for=1_800_000_000.0,
+        )
+        run = store.get_run(fired)
+        assert (run["trigger"], run["schedule"], run["scheduled_for"]) == (
+            "schedule",
+            "nightly",
+            "2027-01-15T08:00:00.000Z",
+        )
+        tables = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master")}
+        assert {"schedules", "fires"} <= tables
