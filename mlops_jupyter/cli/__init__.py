@@ -195,8 +195,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if type(exc).__module__ != "sqlite3":  # our own bug: its traceback is the report
             raise
         # a database whose damage opening it did not show (a page deep inside)
+        from pathlib import Path
+
+        from ..home import find_home
+
+        database = find_home(Path.cwd()) / "mlops.db"
         print(
-            f"mlops {args.command}: the store's database cannot be read ({exc}). "
+            f"mlops {args.command}: the store's database ({database}) cannot be read ({exc}). "
             "`mlops doctor` says what is wrong and what to do.",
             file=sys.stderr,
         )
