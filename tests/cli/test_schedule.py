@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -36,9 +36,24 @@ def out(result: subprocess.CompletedProcess[str]) -> Any:
     return json.loads(result.stdout)
 
 
+_started: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_scheduler_outlives_its_test() -> Iterator[None]:
+    """A test that fails before it stops its schedulers still leaves none running: each is
+    killed by its process group (its kernels with it)."""
+    yield
+    while _started:
+        process = _started.pop()
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
 def start_scheduler(*args: str, cwd: Path) -> subprocess.Popen[str]:
     # its own session, so killing it takes its kernels too
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [MLOPS, "scheduler", *args],
         cwd=cwd,
         text=True,
@@ -46,6 +61,8 @@ def start_scheduler(*args: str, cwd: Path) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+    _started.append(process)
+    return process
 
 
 def epoch(iso: str) -> float:
