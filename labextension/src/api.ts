@@ -126,6 +126,65 @@ export interface IRunOptions {
   jobs?: number;
 }
 
+export type CatchUp = 'skip' | 'latest' | 'all';
+export type Overlap = 'skip' | 'queue';
+
+/** A cron schedule in the store (`mlops schedule show --json`, `GET schedules/{name}`). */
+export interface ISchedule {
+  name: string;
+  /** The notebook or compiled folder it runs, absolute. */
+  target: string;
+  /** The same, relative to the server root (null when outside it). */
+  path: string | null;
+  /** The pinned compiled folder, or null. */
+  compiled: string | null;
+  cron: string;
+  tz: string;
+  parameters: { [name: string]: unknown };
+  enabled: boolean;
+  catch_up: CatchUp | string;
+  max_catch_up: number;
+  overlap: Overlap | string;
+  pin: boolean;
+  on_failure: string | null;
+  /** ISO-8601 in the schedule's zone, with its offset; null while paused. */
+  next_fire: string | null;
+  last_fire: string | null;
+}
+
+/** What `POST schedules` takes. */
+export interface IScheduleRequest {
+  name: string;
+  /** The notebook, relative to the server root. */
+  path: string;
+  cron: string;
+  parameters?: { [name: string]: unknown };
+  tz?: string;
+  catch_up?: CatchUp;
+  max_catch_up?: number;
+  overlap?: Overlap;
+  pin?: boolean;
+}
+
+/** One fire of a schedule (`GET schedules/{name}/history`), newest first. */
+export interface IFire {
+  scheduled_for: string;
+  fired_at: string | null;
+  run_id: string | null;
+  /** The run's status once it ended, else the fire's own (claimed, queued, skipped...). */
+  status: string;
+  reason: 'on-time' | 'catch-up' | 'overlap' | string;
+  attempts: number;
+  previous_run_id: string | null;
+}
+
+/** `GET cron`: the next fire times of an expression. */
+export interface ICronPreview {
+  cron: string;
+  tz: string;
+  next: string[];
+}
+
 /** An error answered by the server (or the network), in the REST API's one error shape. */
 export class ApiError extends Error {
   constructor(
@@ -271,5 +330,42 @@ export class MlopsClient {
 
   diff(a: string, b: string, path?: string): Promise<IDiff> {
     return this.request<IDiff>(['diff'], { a, b, path });
+  }
+
+  /** The schedules of the store serving `path` (every one: the caller picks its notebook's). */
+  schedules(path?: string): Promise<ISchedule[]> {
+    return this.request<ISchedule[]>(['schedules'], { path });
+  }
+
+  /** Check and add a schedule; its cron, zone and parameters are checked as `mlops` does. */
+  addSchedule(request: IScheduleRequest): Promise<ISchedule> {
+    return this.post<ISchedule>(['schedules'], request);
+  }
+
+  schedule(name: string, path?: string): Promise<ISchedule> {
+    return this.request<ISchedule>(['schedules', name], { path });
+  }
+
+  /** Pause (`enabled` false) or resume a schedule. */
+  enableSchedule(name: string, enabled: boolean, path?: string): Promise<ISchedule> {
+    return this.post<ISchedule>(['schedules', name, enabled ? 'resume' : 'pause'], {}, { path });
+  }
+
+  /** Remove a schedule and its history; the runs it started stay. */
+  removeSchedule(name: string, path?: string): Promise<{ removed: string }> {
+    return this.request<{ removed: string }>(['schedules', name], { path }, { method: 'DELETE' });
+  }
+
+  scheduleHistory(name: string, path?: string): Promise<IFire[]> {
+    return this.request<IFire[]>(['schedules', name, 'history'], { path });
+  }
+
+  /** The next `count` fire times of a cron expression, or an ApiError saying what is wrong. */
+  cron(expr: string, tz?: string, count = 5): Promise<ICronPreview> {
+    return this.request<ICronPreview>(['cron'], {
+      expr,
+      tz: tz || undefined,
+      count: String(count)
+    });
   }
 }

@@ -25,7 +25,7 @@ from tornado import web
 from .. import api
 from ..errors import MlopsError, NotFoundError, RefusedError
 from ..request import MAX_BODY_BYTES, from_json
-from ..status import RunStatus
+from ..status import FINAL, RunStatus
 from ..views.text import strict_json
 from .paths import PathError, Resolved, relative, resolve, store_home, writable_store
 from .runs import RunRegistry
@@ -323,7 +323,13 @@ class CancelHandler(MlopsHandler):
                         ),
                     )
                 raise ApiError(409, error_body(f"run {run_id} is not running ({run['status']})."))
-        if not live.running:
+        if live.running and live.status not in FINAL:
+            # the store records the run final before its thread has let go: what it says wins,
+            # so a cancel after the run was seen to end is refused however the threads fall
+            recorded = await self.blocking(api.show, run_id, self.where(run_id))
+            if recorded["status"] in FINAL:
+                live.status = recorded["status"]
+        if not live.running or live.status in FINAL:
             raise ApiError(409, error_body(f"run {run_id} is not running ({live.status})."))
         live.cancel.set()  # the run loop notices within 0.2 s and stops its kernels
         self.reply({"run_id": run_id, "status": RunStatus.INTERRUPTING}, status=202)
