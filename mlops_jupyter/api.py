@@ -474,15 +474,18 @@ def schedule_add(
     overlap: str = "skip",
     pin: bool = False,
     on_failure: str | None = None,
+    home: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Add a schedule to the store the target's runs use (``mlops schedule add --json``).
-    Everything is checked first (parameters as ``mlops run -p`` checks them); nothing is
-    written for bad input."""
+    """Add a schedule to the store the target's runs use (``mlops schedule add --json``), or to
+    ``home`` when the caller decides the store (the server: one inside its root). Everything is
+    checked first (parameters as ``mlops run -p`` checks them); nothing is written for bad
+    input; a name already taken is a ConflictError."""
     from .schedule.model import add
 
-    _check_store_place(target)
+    if home is None:
+        _check_store_place(target)
     return add(
-        find_home(target),
+        Path(home) if home is not None else find_home(target),
         name,
         target,
         cron_expr=cron,
@@ -494,6 +497,36 @@ def schedule_add(
         pin=pin,
         on_failure=on_failure,
     )
+
+
+def schedule_export(name: str, kind: str, where: str | Path | None = None) -> str:
+    """``mlops schedule export NAME --crontab|--systemd``: text that makes the machine's own
+    scheduler call ``mlops scheduler --once`` at the schedule's times."""
+    from .schedule.export import export
+    from .store.db import Store
+    from .store.schedules import get_schedule
+
+    home = _schedule_home(where, name)
+    with Store(home) as store:
+        row = get_schedule(store, name)
+    return export(row, kind, home)
+
+
+def cron_times(expr: str, tz: str | None = None, count: int = 5) -> dict[str, Any]:
+    """The next ``count`` fire times of a cron expression (what the panel shows as it is typed):
+    ``{"cron", "tz", "next": [ISO, ...]}``; a bad expression or zone is an MlopsError."""
+    import time
+
+    from .schedule import cron
+
+    text = cron.check_cron(expr)
+    zone = cron.check_zone(tz)
+    times: list[str] = []
+    after = time.time()
+    for _ in range(count):
+        after = cron.next_after(text, zone, after)
+        times.append(str(cron.iso(after, zone)))
+    return {"cron": text, "tz": zone, "next": times}
 
 
 def schedules(where: str | Path | None = None) -> list[dict[str, Any]]:

@@ -86,3 +86,7 @@ class NotFoundError(MlopsError):
 
 class RefusedError(MlopsError):
     """Well-formed, but not served: a path outside where it may be read (HTTP 403)."""
+
+
+class ConflictError(MlopsError):
+    """Well-formed, but it clashes with what is there: a name already taken (HTTP 409)."""

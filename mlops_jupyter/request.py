@@ -261,3 +261,158 @@ def from_args(args: argparse.Namespace) -> RunRequest:
 def run_options(args: argparse.Namespace) -> dict[str, Any]:
     """Keyword arguments for ``api.run`` from parsed run options; bad ones are an MlopsError."""
     return from_args(args).options()
+
+
+# -- the schedule request (``mlops schedule add``, ``%mlops schedule add``, ``POST schedules``)
+
+SCHEDULE_JSON_KEYS = {
+    "name",
+    "path",
+    "cron",
+    "parameters",
+    "tz",
+    "catch_up",
+    "max_catch_up",
+    "overlap",
+    "pin",
+    "on_failure",
+}
+SCHEDULE_VERBS = {
+    "add": "add a schedule",
+    "list": "list schedules",
+    "show": "show one schedule",
+    "pause": "stop firing (until resume)",
+    "resume": "fire again, from the next time on",
+    "rm": "remove a schedule and its history (its runs stay)",
+    "history": "a schedule's fires, newest first",
+    "export": "a crontab line or systemd units that fire it through `mlops scheduler --once`",
+}
+
+
+def schedule_request(
+    *,
+    name: Any,
+    cron: Any,
+    parameters: Any = None,
+    tz: Any = None,
+    catch_up: Any = "latest",
+    max_catch_up: Any = 10,
+    overlap: Any = "skip",
+    pin: Any = False,
+    on_failure: Any = None,
+    names: Mapping[str, str] = JSON,
+) -> dict[str, Any]:
+    """Keyword arguments for ``api.schedule_add`` (all but the target), their types checked;
+    the values themselves (cron, zone, policies, parameters against the pipeline) are checked
+    by the schedule model, the same for every face."""
+    for key, value in (("name", name), ("cron", cron)):
+        if not isinstance(value, str):
+            raise MlopsError(f"'{key}' must be text.", hint="For example 'cron': '0 2 * * *'.")
+    for key, value in (
+        ("tz", tz),
+        ("catch_up", catch_up),
+        ("overlap", overlap),
+        ("on_failure", on_failure),
+    ):
+        if value is not None and not isinstance(value, str):
+            raise MlopsError(f"'{key}' must be text.")
+    if isinstance(max_catch_up, bool) or not isinstance(max_catch_up, int):
+        raise MlopsError("'max_catch_up' must be a whole number of at least 1.")
+    if not isinstance(pin, bool):
+        raise MlopsError("'pin' must be true or false.")
+    checked = run_request(parameters=parameters, names=names)
+    return {
+        "name": name,
+        "cron": cron,
+        "parameters": checked.parameters,
+        "tz": tz or None,
+        "catch_up": catch_up or "latest",
+        "max_catch_up": max_catch_up,
+        "overlap": overlap or "skip",
+        "pin": pin,
+        "on_failure": on_failure or None,
+    }
+
+
+def schedule_from_json(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The body of ``POST /mlops/api/schedules`` (its ``path`` is the server's to resolve)."""
+    unknown = sorted(set(body) - SCHEDULE_JSON_KEYS)
+    if unknown:
+        raise MlopsError(
+            f"unknown keys: {', '.join(unknown)}.",
+            hint=f"A schedule request has {', '.join(sorted(SCHEDULE_JSON_KEYS))}.",
+        )
+    fields = {k: body[k] for k in SCHEDULE_JSON_KEYS - {"path"} if k in body}
+    for required in ("name", "cron"):
+        fields.setdefault(required, None)
+    return schedule_request(**fields, names=JSON)
+
+
+def schedule_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``schedule add`` options :func:`add_schedule_verbs` parsed."""
+    return schedule_request(
+        name=args.name,
+        cron=args.cron,
+        parameters=parameters_from_args(args),
+        tz=args.tz,
+        catch_up=args.catch_up,
+        max_catch_up=args.max_catch_up,
+        overlap=args.overlap,
+        pin=args.pin,
+        on_failure=args.on_failure,
+        names=ARGV,
+    )
+
+
+def add_schedule_verbs(verbs: Any, *, target_optional: bool = False) -> dict[str, Any]:
+    """The schedule verbs and their options on a subparsers object, the same for ``mlops
+    schedule`` and ``%mlops schedule`` (where the target defaults to the notebook itself).
+    Returns the parsers by verb, for the face to attach its handlers."""
+    parsers: dict[str, Any] = {}
+    q = parsers["add"] = verbs.add_parser("add", help=SCHEDULE_VERBS["add"])
+    q.add_argument("name", metavar="NAME")
+    q.add_argument("target", metavar="NOTEBOOK|DIR", nargs="?" if target_optional else None)
+    q.add_argument(
+        "--cron", required=True, metavar="EXPR", help="5 fields, 6 with seconds first, or @daily"
+    )
+    add_parameter_option(q)
+    q.add_argument("--tz", metavar="TZ", help="IANA time zone (default: the machine's)")
+    q.add_argument(
+        "--catch-up",
+        default="latest",
+        metavar="skip|latest|all",
+        help="after downtime: fire no missed time, the latest (default), or all",
+    )
+    q.add_argument(
+        "--max-catch-up",
+        type=int,
+        default=10,
+        metavar="N",
+        help="with --catch-up all: at most N missed fires (default 10)",
+    )
+    q.add_argument(
+        "--overlap",
+        default="skip",
+        metavar="skip|queue",
+        help="a fire due while the last run goes: skip it (default) or run it after",
+    )
+    q.add_argument(
+        "--pin",
+        action="store_true",
+        help="compile now and always run this version (default: the notebook as saved)",
+    )
+    q.add_argument("--on-failure", metavar="CMD", help="shell command run when a fired run fails")
+    q.add_argument("--json", action="store_true", help="print the schedule as one JSON object")
+
+    q = parsers["list"] = verbs.add_parser("list", help=SCHEDULE_VERBS["list"])
+    q.add_argument("--json", action="store_true")
+    for verb in ("show", "pause", "resume", "rm", "history"):
+        q = parsers[verb] = verbs.add_parser(verb, help=SCHEDULE_VERBS[verb])
+        q.add_argument("name", metavar="NAME")
+        q.add_argument("--json", action="store_true")
+    q = parsers["export"] = verbs.add_parser("export", help=SCHEDULE_VERBS["export"])
+    q.add_argument("name", metavar="NAME")
+    kind = q.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--crontab", action="store_const", const="crontab", dest="kind")
+    kind.add_argument("--systemd", action="store_const", const="systemd", dest="kind")
+    return parsers

@@ -42,6 +42,11 @@ HELP = """\
   %mlops data [PATH]                       data versions: hash, size, shape, schema changes
   %mlops log key=value ... [--step N] [--param]
                                            log metrics (or, with --param, parameters)
+  %mlops schedule add NAME [NOTEBOOK|DIR] --cron EXPR [-p k=v ...] [--tz TZ]
+             [--catch-up skip|latest|all] [--overlap skip|queue] [--pin]
+        run this notebook on a cron schedule (fired by JupyterLab's server while it runs,
+        and by `mlops scheduler`); also: schedule list, show NAME, pause NAME,
+        resume NAME, rm NAME, history NAME, export NAME --crontab|--systemd
   %mlops help                              this text
 
 The notebook is the one JupyterLab (JPY_SESSION_NAME) or VS Code (__vsc_ipynb_file__) says
@@ -50,7 +55,18 @@ In Python: mlops_jupyter.show_run(), show_metrics(), show_data().
 """
 
 
-VERBS = ("explain", "compile", "run", "runs", "show", "metrics", "data", "log", "help")
+VERBS = (
+    "explain",
+    "compile",
+    "run",
+    "runs",
+    "show",
+    "metrics",
+    "data",
+    "log",
+    "schedule",
+    "help",
+)
 
 
 class _Usage(Exception):
@@ -70,7 +86,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ..request import add_run_options
+    from ..request import add_run_options, add_schedule_verbs
 
     parser = _Parser(prog="%mlops", add_help=False)
     sub = parser.add_subparsers(dest="verb", parser_class=_Parser)
@@ -125,6 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("pairs", nargs="+", metavar="KEY=VALUE")
     p.add_argument("--step", type=int)
     p.add_argument("--param", action="store_true")
+
+    p = verb("schedule", "cron schedules")
+    schedule_verbs = p.add_subparsers(dest="schedule_verb", parser_class=_Parser, required=True)
+    for q in add_schedule_verbs(schedule_verbs, target_optional=True).values():
+        notebook_option(q)
 
     verb("help", "usage")
     p = verb("_stage", "the %%mlops stage line, rewritten (internal)")
@@ -364,6 +385,40 @@ class MlopsMagics(Magics):
                 mlops.log_param(key, value)
         else:
             mlops.log_metrics(values, step=args.step)
+
+    def _schedule(self, args: argparse.Namespace) -> None:
+        """The CLI's schedule verbs, the target defaulting to this notebook and the store to
+        its own."""
+        from ..views.text import history_table, schedules_table, strict_json
+
+        verb = args.schedule_verb
+        result: Any
+        if verb == "add":
+            from ..request import schedule_from_args
+
+            result = api.schedule_add(target=self._notebook(args), **schedule_from_args(args))
+            text = f"schedule {result['name']} added: next fire {result['next_fire']}"
+        else:
+            where = self._where(args) or Path.cwd()
+            if verb == "list":
+                result = api.schedules(where)
+                text = schedules_table(result)
+            elif verb == "export":
+                print(api.schedule_export(args.name, args.kind, where), end="")
+                return
+            elif verb == "history":
+                result = api.schedule_history(args.name, where)
+                text = history_table(args.name, result)
+            elif verb == "rm":
+                result = api.schedule_remove(args.name, where)
+                text = f"schedule {args.name} removed (its runs stay)"
+            elif verb == "show":
+                result = api.schedule_show(args.name, where)
+                text = schedules_table([result])
+            else:
+                result = api.schedule_enable(args.name, verb == "resume", where)
+                text = schedules_table([result])
+        print(strict_json(result) if args.json else text)
 
     def _help(self, args: argparse.Namespace) -> None:
         print(HELP)

@@ -71,8 +71,10 @@ class Scheduler:
         poll: float = 5.0,
         lease: float = LEASE_S,
         log: Callable[[str], None] | None = None,
+        origin: str = "scheduler",
     ) -> None:
         self.home = Path(home)
+        self.origin = origin  # what its runs record as where they were started
         self.clock = clock
         self.poll = poll
         self.lease = lease
@@ -80,6 +82,7 @@ class Scheduler:
         self.claimer = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.stopping = threading.Event()  # stop claiming; running fires go on
         self.cancel = threading.Event()  # stop the running fires too (a second Ctrl-C)
+        self.wakeup = threading.Event()  # cuts a sleep short: stopping, or a schedule changed
         self.workers: dict[int, threading.Thread] = {}
         self.fired: list[int] = []
 
@@ -99,11 +102,24 @@ class Scheduler:
                         self._drain(store)
                         started = self.tick(store, due=False)
                         continue
-                    self.stopping.wait(self._sleep(store))
+                    self.wakeup.wait(self._sleep(store))
+                    self.wakeup.clear()
                     started = self.tick(store)
                 self._drain(store)
         finally:
             restore()
+
+    def wake(self) -> None:
+        """Look at the schedules now (one was added or resumed), not at the next poll."""
+        self.wakeup.set()
+
+    def stop(self, *, cancel: bool = False) -> None:
+        """Stop claiming (``cancel``: and stop the running fires, recorded interrupted); ``run``
+        returns once its fires have ended. Safe from any thread."""
+        if cancel:
+            self.cancel.set()
+        self.stopping.set()
+        self.wakeup.set()
 
     def _drain(self, store: Store) -> None:
         """Wait for the running fires (after a second signal they are being recorded
@@ -171,9 +187,7 @@ class Scheduler:
             return lambda: None
 
         def handler(signum: int, frame: Any) -> None:
-            if self.stopping.is_set():
-                self.cancel.set()  # asked twice: stop the running fires as well
-            self.stopping.set()
+            self.stop(cancel=self.stopping.is_set())  # asked twice: stop the running fires too
 
         previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
 
@@ -221,7 +235,7 @@ class Scheduler:
                 pass  # the run itself says what is wrong with the target
             options = RunOptions(
                 parameters=parameters,
-                origin="scheduler",
+                origin=self.origin,
                 cancel=self.cancel,
                 trigger="schedule",
                 schedule=schedule["name"],

@@ -9,26 +9,37 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jupyter_server.extension.application import ExtensionApp
+from traitlets import Bool
 
 from .handlers import (
     API_PREFIX,
     STATE_KEY,
     CancelHandler,
     CompileHandler,
+    CronHandler,
     DiffHandler,
     MetricsHandler,
     PipelineHandler,
     RunHandler,
     RunsHandler,
+    ScheduleHandler,
+    ScheduleHistoryHandler,
+    SchedulesHandler,
+    ScheduleStateHandler,
     ServerState,
     StageNotebookHandler,
 )
 from .runs import RunRegistry
 
+if TYPE_CHECKING:
+    from ..schedule.host import SchedulerHost
+
 RUN_ID = r"(?P<run_id>[A-Za-z0-9_.-]+)"
 STAGE = r"(?P<stage>[A-Za-z0-9_.-]+)"
+SCHEDULE = r"(?P<name>[a-z][a-z0-9_-]{0,62})"  # schedule.model.NAME
 SHUTDOWN_GRACE_S = 30.0  # how long a stopping server waits for cancelled runs to be recorded
 
 
@@ -45,7 +56,19 @@ class MlopsExtension(ExtensionApp):
         (rf"{API_PREFIX}/runs/{RUN_ID}/metrics", MetricsHandler),
         (rf"{API_PREFIX}/runs/{RUN_ID}/stages/{STAGE}/notebook", StageNotebookHandler),
         (rf"{API_PREFIX}/diff", DiffHandler),
+        (rf"{API_PREFIX}/schedules", SchedulesHandler),
+        (rf"{API_PREFIX}/schedules/{SCHEDULE}", ScheduleHandler),
+        (rf"{API_PREFIX}/schedules/{SCHEDULE}/(?P<action>pause|resume)", ScheduleStateHandler),
+        (rf"{API_PREFIX}/schedules/{SCHEDULE}/history", ScheduleHistoryHandler),
+        (rf"{API_PREFIX}/cron", CronHandler),
     ]
+
+    scheduler = Bool(
+        True,
+        config=True,
+        help="Fire the cron schedules of the stores under the root while the server runs "
+        "(`mlops scheduler` processes may fire them too: each fire happens once).",
+    )
 
     def initialize_settings(self) -> None:
         assert self.serverapp is not None
@@ -60,6 +83,26 @@ class MlopsExtension(ExtensionApp):
         )
         self.settings[STATE_KEY] = state
         self.log.info("mlops_jupyter: REST API at %smlops/api/", self.serverapp.base_url)
+        if self.scheduler:
+            state.schedules = self._host_schedules(state)
+
+    def _host_schedules(self, state: ServerState) -> SchedulerHost:
+        import os
+
+        from ..home import find_home
+        from ..schedule.host import SchedulerHost
+        from .paths import PathError, store_home
+
+        def servable(home: Path) -> bool:  # the rule every route follows for stores
+            try:
+                return store_home(state.root, home.parent) is not None
+            except PathError:
+                return False
+
+        host = SchedulerHost(state.root, origin="jupyter", accept=servable, log=self.log)
+        only = find_home(state.root) if os.environ.get("MLOPS_HOME") else None
+        host.start(only)
+        return host
 
     def _state(self) -> ServerState | None:
         return self.settings.get(STATE_KEY)
@@ -67,11 +110,15 @@ class MlopsExtension(ExtensionApp):
     def current_activity(self) -> bool:
         # a running pipeline is activity: an idle-culling server must not stop under it
         state = self._state()
-        return bool(state and state.runs.active())
+        return bool(
+            state and (state.runs.active() or (state.schedules and state.schedules.active()))
+        )
 
     async def stop_extension(self) -> None:
         # runs are threads of this process: cancel them so the store records them 'interrupted'
         # (and their kernels stop) rather than leaving them for the reaper
         state = self._state()
         if state is not None:
+            if state.schedules is not None:
+                await asyncio.to_thread(state.schedules.stop, SHUTDOWN_GRACE_S)
             await asyncio.to_thread(state.runs.shutdown, SHUTDOWN_GRACE_S)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.client import responses
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
@@ -23,12 +23,15 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 from .. import api
-from ..errors import MlopsError, NotFoundError, RefusedError
-from ..request import MAX_BODY_BYTES, from_json
+from ..errors import ConflictError, MlopsError, NotFoundError, RefusedError
+from ..request import MAX_BODY_BYTES, from_json, schedule_from_json
 from ..status import FINAL, RunStatus
 from ..views.text import strict_json
 from .paths import PathError, Resolved, relative, resolve, store_home, writable_store
 from .runs import RunRegistry
+
+if TYPE_CHECKING:
+    from ..schedule.host import SchedulerHost
 
 STATE_KEY = "mlops_jupyter"  # the tornado settings key of the ServerState
 API_PREFIX = "mlops/api"
@@ -47,6 +50,7 @@ class ServerState:
 
     root: Path  # the server's root directory: no path outside it is served
     runs: RunRegistry
+    schedules: SchedulerHost | None = None  # the hosted scheduler loops (None: turned off)
 
 
 def error_body(message: str, **fields: Any) -> dict[str, Any]:
@@ -121,9 +125,10 @@ class MlopsHandler(APIHandler):
         named by the client's own path, so it can find the cell in the document it has open."""
         if about is not None and exc.notebook and _same_file(exc.notebook, about.path):
             exc.notebook = about.api_path
-        status = (
-            404 if isinstance(exc, NotFoundError) else 403 if isinstance(exc, RefusedError) else 400
-        )
+        status = 400
+        for kind, code in ((NotFoundError, 404), (RefusedError, 403), (ConflictError, 409)):
+            if isinstance(exc, kind):
+                status = code
         return ApiError(status, exc.to_dict())
 
     # -- input
@@ -366,3 +371,107 @@ class DiffHandler(MlopsHandler):
         if not a or not b:
             raise ApiError(400, error_body("give the two runs to compare as 'a' and 'b'."))
         self.reply(await self.blocking(api.diff, a, b, self.where(a)))
+
+
+# -- schedules (docs/rest-api.md "Schedules")
+
+MAX_CRON_TIMES = 50  # `GET cron?count=`
+
+
+class ScheduleBase(MlopsHandler):
+    def schedule_where(self) -> Path | None:
+        """The notebook (``?path=``) or root whose store holds the schedules; None when that
+        store is not inside the root (then there are none here)."""
+        sent = self.get_query_argument("path", None)
+        where = self.notebook(sent).path if sent is not None else self.state.root
+        return where if self.store(where) is not None else None
+
+    def named_where(self, name: str) -> Path:
+        where = self.schedule_where()
+        if where is None:
+            raise ApiError(404, error_body(f"no schedule named '{name}' (no store here)."))
+        return where
+
+    def present_schedule(self, schedule: dict[str, Any]) -> dict[str, Any]:
+        return {**schedule, "path": relative(self.state.root, schedule["target"])}
+
+    def woken(self, where: Path) -> None:
+        """A schedule was added or resumed: the hosted loop of its store looks now."""
+        host, home = self.state.schedules, self.store(where)
+        if host is not None and home is not None:
+            host.add(home)
+
+
+class SchedulesHandler(ScheduleBase):
+    @web.authenticated
+    @authorized("read", "contents")
+    async def get(self) -> None:
+        where = self.schedule_where()
+        found = [] if where is None else await self.blocking(api.schedules, where)
+        self.reply([self.present_schedule(s) for s in found])
+
+    @web.authenticated
+    @authorized("execute", "kernels")  # its fires execute the notebook's code
+    async def post(self) -> None:
+        body = self.body()
+        try:
+            fields = schedule_from_json(body)
+        except MlopsError as exc:
+            raise self.mlops_error(exc) from None
+        target = self.notebook(body.get("path"))
+        home = self.store(target.path, create=True)
+        made = await self.blocking(
+            lambda: api.schedule_add(target=target.path, home=home, **fields), about=target
+        )
+        self.woken(target.path)
+        self.set_header(
+            "Location", url_path_join(self.base_url, API_PREFIX, "schedules", made["name"])
+        )
+        self.reply(self.present_schedule(made), status=201)
+
+
+class ScheduleHandler(ScheduleBase):
+    @web.authenticated
+    @authorized("read", "contents")
+    async def get(self, name: str) -> None:
+        where = self.named_where(name)
+        self.reply(self.present_schedule(await self.blocking(api.schedule_show, name, where)))
+
+    @web.authenticated
+    @authorized("execute", "kernels")
+    async def delete(self, name: str) -> None:
+        where = self.named_where(name)
+        self.reply(await self.blocking(api.schedule_remove, name, where))
+
+
+class ScheduleStateHandler(ScheduleBase):
+    @web.authenticated
+    @authorized("execute", "kernels")
+    async def post(self, name: str, action: str) -> None:
+        where = self.named_where(name)
+        changed = await self.blocking(api.schedule_enable, name, action == "resume", where)
+        if action == "resume":
+            self.woken(where)
+        self.reply(self.present_schedule(changed))
+
+
+class ScheduleHistoryHandler(ScheduleBase):
+    @web.authenticated
+    @authorized("read", "contents")
+    async def get(self, name: str) -> None:
+        where = self.named_where(name)
+        self.reply(await self.blocking(api.schedule_history, name, where))
+
+
+class CronHandler(MlopsHandler):
+    """The next fire times of an expression as it is typed (nothing is read or written)."""
+
+    @web.authenticated
+    @authorized("read", "contents")
+    async def get(self) -> None:
+        expr = self.get_query_argument("expr", None)
+        if expr is None:
+            raise ApiError(400, error_body("give the cron expression as 'expr'."))
+        tz = self.get_query_argument("tz", None) or None
+        count = _int_argument(self, "count", 5, 1, MAX_CRON_TIMES)
+        self.reply(await self.blocking(api.cron_times, expr, tz, count))

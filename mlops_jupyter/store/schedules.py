@@ -22,12 +22,12 @@ Fire = tuple[float, str, str]
 
 
 def add_schedule(store: Store, row: dict[str, Any]) -> None:
-    """Insert a checked schedule; a name already taken is an MlopsError."""
-    from ..errors import MlopsError
+    """Insert a checked schedule; a name already taken is a ConflictError."""
+    from ..errors import ConflictError
 
     with store.transaction() as db:
         if db.execute("SELECT 1 FROM schedules WHERE name = ?", (row["name"],)).fetchone():
-            raise MlopsError(
+            raise ConflictError(
                 f"a schedule named '{row['name']}' already exists.",
                 hint=f"Pick another name, or remove it first: mlops schedule rm {row['name']}.",
             )

@@ -138,3 +138,44 @@ def runs_table(runs: list[dict[str, Any]]) -> str:
         ).rstrip()
         for row in [header, *rows]
     )
+
+
+def aligned(header: list[str], rows: list[list[str]]) -> str:
+    """Columns padded to their widest cell, under a header."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+        for r in [header, *rows]
+    )
+
+
+SCHEDULE_HEADER = ["NAME", "CRON", "TZ", "STATE", "NEXT FIRE", "TARGET"]
+
+
+def schedules_table(schedules: list[dict[str, Any]]) -> str:
+    """``mlops schedule list``: one line per schedule (``schedule.model.to_json`` objects)."""
+    if not schedules:
+        return "no schedules (add one: mlops schedule add NAME NOTEBOOK --cron '0 2 * * *')"
+    rows = [
+        [
+            s["name"],
+            s["cron"],
+            s["tz"],
+            "on" if s["enabled"] else "paused",
+            s["next_fire"] or "-",
+            s["target"],
+        ]
+        for s in schedules
+    ]
+    return aligned(SCHEDULE_HEADER, rows)
+
+
+def history_table(name: str, fires: list[dict[str, Any]]) -> str:
+    """``mlops schedule history``: one line per fire, newest first."""
+    if not fires:
+        return f"schedule {name} has not fired yet"
+    rows = [
+        [f["scheduled_for"], f["fired_at"] or "-", f["run_id"] or "-", f["status"], f["reason"]]
+        for f in fires
+    ]
+    return aligned(["SCHEDULED FOR", "FIRED AT", "RUN", "STATUS", "REASON"], rows)

@@ -345,6 +345,12 @@ def test_every_verb_takes_the_notebook_option(
         f"%mlops metrics n --runs 5 {given}",
         f"%mlops show latest {given}",
         f"%mlops data {project / 'rows.csv'} {given}",
+        f"%mlops schedule add nightly --cron '30 2 * * *' --tz UTC {given}",
+        f"%mlops schedule list {given}",
+        f"%mlops schedule pause nightly {given}",
+        f"%mlops schedule history nightly --json {given}",
+        f"%mlops schedule export nightly --crontab {given}",
+        f"%mlops schedule rm nightly {given}",
     ]
     ran = write_notebook(elsewhere / "driver.ipynb", cells)
     nb_run, client = execute(ran)
@@ -363,6 +369,11 @@ def test_every_verb_takes_the_notebook_option(
         assert "n" in displays(metrics)[0]["text/plain"].split()
     for data in (out[7], out[10]):
         assert "rows.csv" in displays(data)[0]["text/plain"]
+    assert "schedule nightly added: next fire" in stdout(out[11])
+    assert "nightly" in stdout(out[12]) and "paused" in stdout(out[13])
+    assert json.loads(stdout(out[14])) == []
+    assert stdout(out[15]).splitlines()[-1].startswith("30 2 * * * ")
+    assert "removed" in stdout(out[16]) and api.schedules(project) == []
     assert not (elsewhere / ".mlops").exists(), "nothing read or wrote the kernel folder's store"
 
 
@@ -389,3 +400,30 @@ def test_compile_refuses_a_folder_of_other_files_unless_forced(home: Path, tmp_p
     assert "--force" in stdout(out.cells[1], "stderr")
     assert "Compiled pipeline 'work'" in stdout(out.cells[2])
     assert (theirs / "notes.txt").read_text() == "mine" and (theirs / "pipeline.json").is_file()
+
+
+def test_schedule_add_schedules_the_notebook_itself(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`%mlops schedule add NAME` in a notebook schedules that notebook (the session's), with
+    parameters typed as it declares them; a bad cron fails the cell with one paragraph."""
+    cells = [
+        {"source": "%load_ext mlops_jupyter", "tags": ["skip"]},
+        {"source": "n = 3", "tags": ["parameters"]},
+        {"source": "total = n * 2", "tags": ["stage:double"]},
+        {"source": "%mlops schedule add nightly --cron '@daily' -p n 4 --json", "tags": ["skip"]},
+        {
+            "source": "%mlops schedule add weekly --cron '* * *'",
+            "tags": ["skip", "raises-exception"],
+        },
+    ]
+    nb = write_notebook(tmp_path / "train.ipynb", cells)
+    monkeypatch.setenv("JPY_SESSION_NAME", str(nb))
+    ran, client = execute(nb)
+    assert [client.replies[i] for i in (3, 4)] == ["ok", "error"]
+    made = json.loads(stdout(ran.cells[3]))
+    assert (made["name"], made["target"], made["parameters"]) == ("nightly", str(nb), {"n": 4})
+    assert made["cron"] == "@daily"
+    error = stdout(ran.cells[4], "stderr")
+    assert "needs 5 or 6" in error and "Traceback" not in error
+    assert [s["name"] for s in api.schedules(home.parent)] == ["nightly"]

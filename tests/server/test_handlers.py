@@ -46,19 +46,40 @@ def finished(run: dict[str, Any]) -> bool:
 # -- auth
 
 
-@pytest.mark.parametrize(
-    ("method", "route"),
-    [
-        ("GET", "pipeline?path=sub/nb.ipynb"),
-        ("POST", "compile"),
-        ("GET", "runs?path=sub/nb.ipynb"),
-        ("POST", "runs"),
-        ("GET", "runs/latest"),
-        ("POST", "runs/latest/cancel"),
-        ("GET", "runs/latest/metrics"),
-        ("GET", "diff?a=x&b=y"),
-    ],
-)
+AUTH_CASES = [
+    ("GET", "pipeline?path=sub/nb.ipynb"),
+    ("POST", "compile"),
+    ("GET", "runs?path=sub/nb.ipynb"),
+    ("POST", "runs"),
+    ("GET", "runs/latest"),
+    ("POST", "runs/latest/cancel"),
+    ("GET", "runs/latest/metrics"),
+    ("GET", "runs/latest/stages/make/notebook"),
+    ("GET", "diff?a=x&b=y"),
+    ("GET", "schedules"),
+    ("POST", "schedules"),
+    ("GET", "schedules/nightly"),
+    ("DELETE", "schedules/nightly"),
+    ("POST", "schedules/nightly/pause"),
+    ("POST", "schedules/nightly/resume"),
+    ("GET", "schedules/nightly/history"),
+    ("GET", "cron?expr=*+*+*+*+*"),
+]
+
+
+def test_the_auth_cases_cover_the_route_table() -> None:
+    """A route added to the table without a case here would go untested for its token check."""
+    import re
+
+    from mlops_jupyter.server.extension import MlopsExtension
+
+    for pattern, _ in MlopsExtension.handlers:
+        route = pattern.removeprefix("mlops/api/")
+        covered = [r for _, r in AUTH_CASES if re.fullmatch(route, r.split("?")[0])]
+        assert covered, f"no auth case for {pattern}"
+
+
+@pytest.mark.parametrize(("method", "route"), AUTH_CASES)
 @pytest.mark.parametrize("token", [None, "not-the-token"])
 async def test_every_route_refuses_a_request_without_the_token(
     jp_fetch: Any,
@@ -71,9 +92,15 @@ async def test_every_route_refuses_a_request_without_the_token(
 ) -> None:
     url = f"http://127.0.0.1:{jp_http_port}{jp_base_url}mlops/api/{route}"
     headers = {"Authorization": f"token {token}"} if token else {}
-    body = json.dumps({"path": "sub/nb.ipynb"}) if method == "POST" else None
+    body = (
+        json.dumps({"path": "sub/nb.ipynb", "name": "nightly", "cron": "* * * * * *"})
+        if method == "POST"
+        else None
+    )
     with pytest.raises(HTTPClientError) as caught:
-        await AsyncHTTPClient().fetch(url, method=method, body=body, headers=headers)
+        await AsyncHTTPClient().fetch(
+            url, method=method, body=body, headers=headers, allow_nonstandard_methods=True
+        )
     response = caught.value.response
     assert response is not None
     assert response.code == 403
@@ -81,6 +108,7 @@ async def test_every_route_refuses_a_request_without_the_token(
     assert set(error) == ERROR_KEYS
     assert not (root / ".mlops" / "pipelines").exists(), "nothing was compiled"
     assert core.runs(root) == []
+    assert core.schedules(root) == []
 
 
 # -- paths
