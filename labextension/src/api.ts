@@ -9,9 +9,18 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import type { IErrorInfo } from './paths';
+import type { ICronPreview, IFire, ISchedule, IScheduleRequest } from './schedules';
 import type { RunStatus, StageStatus } from './status';
 
 export type { IErrorInfo } from './paths';
+export type {
+  CatchUp,
+  ICronPreview,
+  IFire,
+  ISchedule,
+  IScheduleRequest,
+  Overlap
+} from './schedules';
 export type { RunStatus, StageStatus } from './status';
 
 export type ParameterType = 'int' | 'float' | 'bool' | 'str' | string;
@@ -124,65 +133,6 @@ export interface IRunOptions {
   no_cache?: boolean;
   force?: string[];
   jobs?: number;
-}
-
-export type CatchUp = 'skip' | 'latest' | 'all';
-export type Overlap = 'skip' | 'queue';
-
-/** A cron schedule in the store (`mlops schedule show --json`, `GET schedules/{name}`). */
-export interface ISchedule {
-  name: string;
-  /** The notebook or compiled folder it runs, absolute. */
-  target: string;
-  /** The same, relative to the server root (null when outside it). */
-  path: string | null;
-  /** The pinned compiled folder, or null. */
-  compiled: string | null;
-  cron: string;
-  tz: string;
-  parameters: { [name: string]: unknown };
-  enabled: boolean;
-  catch_up: CatchUp | string;
-  max_catch_up: number;
-  overlap: Overlap | string;
-  pin: boolean;
-  on_failure: string | null;
-  /** ISO-8601 in the schedule's zone, with its offset; null while paused. */
-  next_fire: string | null;
-  last_fire: string | null;
-}
-
-/** What `POST schedules` takes. */
-export interface IScheduleRequest {
-  name: string;
-  /** The notebook, relative to the server root. */
-  path: string;
-  cron: string;
-  parameters?: { [name: string]: unknown };
-  tz?: string;
-  catch_up?: CatchUp;
-  max_catch_up?: number;
-  overlap?: Overlap;
-  pin?: boolean;
-}
-
-/** One fire of a schedule (`GET schedules/{name}/history`), newest first. */
-export interface IFire {
-  scheduled_for: string;
-  fired_at: string | null;
-  run_id: string | null;
-  /** The run's status once it ended, else the fire's own (claimed, queued, skipped...). */
-  status: string;
-  reason: 'on-time' | 'catch-up' | 'overlap' | string;
-  attempts: number;
-  previous_run_id: string | null;
-}
-
-/** `GET cron`: the next fire times of an expression. */
-export interface ICronPreview {
-  cron: string;
-  tz: string;
-  next: string[];
 }
 
 /** An error answered by the server (or the network), in the REST API's one error shape. */
@@ -348,12 +298,20 @@ export class MlopsClient {
 
   /** Pause (`enabled` false) or resume a schedule. */
   enableSchedule(name: string, enabled: boolean, path?: string): Promise<ISchedule> {
-    return this.post<ISchedule>(['schedules', name, enabled ? 'resume' : 'pause'], {}, { path });
+    return this.post<ISchedule>(
+      ['schedules', name, enabled ? 'resume' : 'pause'],
+      {},
+      { path }
+    );
   }
 
   /** Remove a schedule and its history; the runs it started stay. */
   removeSchedule(name: string, path?: string): Promise<{ removed: string }> {
-    return this.request<{ removed: string }>(['schedules', name], { path }, { method: 'DELETE' });
+    return this.request<{ removed: string }>(
+      ['schedules', name],
+      { path },
+      { method: 'DELETE' }
+    );
   }
 
   scheduleHistory(name: string, path?: string): Promise<IFire[]> {

@@ -6,12 +6,17 @@ The tests share one page and run in file order (each starts where the previous o
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
-from .conftest import REPO, Lab, screenshot
+from .conftest import ARTIFACTS, DOCS_IMG, REPO, Lab, screenshot
 
 EXAMPLES = REPO / "examples"
 
@@ -228,3 +233,123 @@ def test_iris_example_graph_and_run(page: Any, lab: Lab) -> None:
     expect(run.locator("table.mlops-metrics")).to_contain_text("forest_accuracy")
     run.locator("table.mlops-metrics").evaluate("node => node.scrollIntoView({block: 'end'})")
     screenshot(page, "run-finished", docs=True)
+
+
+def mlops_json(lab: Lab, *args: str) -> Any:
+    """What the store of the lab's root says, through the CLI as a user would ask it."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("JUPYTER", "MLOPS_", "JPY_")) and key != "PYTHONPATH"
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "mlops_jupyter", *args, "--json"],
+        cwd=lab.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+# the zone's wall clock: "Thu 3 Dec 2026 02:30"
+FIRE_TIME = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}$")
+
+
+def test_schedule_section(page: Any, lab: Lab) -> None:
+    """Schedule the notebook from the panel: preview while typing the cron, the server's error
+    for a bad one, create it, watch the server's own scheduler fire it and follow the fire to
+    its run, pause it and remove it; the store agrees at every step."""
+    page.goto(lab.open_url("pipeline.ipynb"))
+    wait_idle(page)
+    panel = open_panel(page)
+    section = panel.locator("section.mlops-schedules")
+    expect(section).to_contain_text("No schedules of this notebook")
+    form = section.locator("form.mlops-schedule-form")
+    # the schedule takes the parameters form's values, as Run does
+    panel.get_by_label(re.compile(r"^n\b")).fill("7")
+    expect(form.locator(".mlops-schedule-params")).to_contain_text("n=7")
+
+    cron = form.get_by_label("cron", exact=True)
+    form.get_by_label("zone", exact=True).fill("Asia/Tokyo")
+    cron.fill("30 2 * * *")
+    times = form.locator(".mlops-cron-next li")
+    expect(times).to_have_count(5)
+    expect(form.locator(".mlops-cron-preview")).to_contain_text("next in Asia/Tokyo (+09:00)")
+    texts = times.all_inner_texts()
+    assert all(FIRE_TIME.match(t) and t.endswith(" 02:30") for t in texts), texts
+    assert len(set(texts)) == 5
+
+    # a bad expression: the server's message in the field's error style, no times
+    cron.fill("* * *")
+    expect(form.locator(".mlops-cron-error")).to_contain_text("'* * *' has 3 fields")
+    expect(times).to_have_count(0)
+    expect(cron).to_have_attribute("aria-invalid", "true")
+    # Create refuses it the same way, and nothing is written
+    form.get_by_label("name", exact=True).fill("every-ten")
+    form.get_by_role("button", name="Create").click()
+    expect(form.locator(".mlops-schedule-create-error")).to_contain_text("has 3 fields")
+    assert mlops_json(lab, "schedule", "list") == []
+
+    # every 10 s (seconds first), so the server's hosted scheduler fires it during the test
+    form.get_by_label("zone", exact=True).fill("UTC")
+    cron.fill("*/10 * * * * *")
+    expect(times).to_have_count(5)
+    form.get_by_role("button", name="Create").click()
+    item = section.locator('li.mlops-schedule[data-schedule="every-ten"]')
+    expect(item).to_have_attribute("data-state", "on")
+    expect(item.locator(".mlops-schedule-cron")).to_have_text("*/10 * * * * *")
+    expect(item.locator(".mlops-schedule-next")).to_contain_text(re.compile(r"next \w{3} .* UTC"))
+    expect(item.locator(".mlops-run-params")).to_contain_text("n=7")
+    expect(form.get_by_label("name", exact=True)).to_have_value("")
+    (stored,) = mlops_json(lab, "schedule", "list")
+    assert stored["name"] == "every-ten" and stored["enabled"] is True
+    assert stored["cron"] == "*/10 * * * * *" and stored["tz"] == "UTC"
+    assert stored["parameters"] == {"n": 7}
+    assert stored["catch_up"] == "latest" and stored["overlap"] == "skip"
+    assert Path(stored["target"]) == (lab.root / "pipeline.ipynb").resolve()
+
+    # the panel reads the schedule again once its next fire went by: no Refresh click
+    fire = item.locator(".mlops-fires tr", has=page.locator(".mlops-fire-run")).last
+    fire.wait_for(timeout=60_000)
+    expect(fire).to_have_attribute("data-reason", re.compile("on-time|catch-up"))
+    # for the picture (docs/img/schedule.png): the panel 420 px wide, the section at its top
+    box = panel.bounding_box()
+    if box is not None and box["width"] < 420:
+        widen_right_sidebar(page, int(420 - box["width"]))
+    section.evaluate("node => node.scrollIntoView({block: 'start'})")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    panel.screenshot(path=str(ARTIFACTS / "schedule.png"))
+    if os.environ.get("MLOPS_DOCS_SCREENSHOTS") == "1":  # as conftest.screenshot does
+        shutil.copyfile(ARTIFACTS / "schedule.png", DOCS_IMG / "schedule.png")
+
+    # the fire links to its run: its row in the run history opens, with the parameters used
+    fire.locator(".mlops-fire-run").click()
+    history = mlops_json(lab, "schedule", "history", "every-ten")
+    shown = fire.locator(".mlops-fire-run").inner_text().removeprefix("…")
+    (run_id,) = [f["run_id"] for f in history if f["run_id"] and f["run_id"].endswith(shown)]
+    row = panel.locator(f'li.mlops-run[data-run="{run_id}"]')
+    expect(row).to_have_class(re.compile(r"\bmlops-run-open\b"))
+    expect(row.locator(".mlops-run-params")).to_contain_text("n=7")
+    assert row.locator(".mlops-run-details").is_visible()
+
+    # pause: the state shows it, the store says so, and there is no next fire
+    item.get_by_role("button", name="Pause").click()
+    expect(item).to_have_attribute("data-state", "paused")
+    expect(item.locator(".mlops-schedule-state")).to_have_text("paused")
+    expect(item.get_by_role("button", name="Resume")).to_be_visible()
+    (stored,) = mlops_json(lab, "schedule", "list")
+    assert stored["enabled"] is False and stored["next_fire"] is None
+
+    # remove, after the confirmation: gone from the panel and the store; its runs stay
+    item.get_by_role("button", name="Remove").click()
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog).to_contain_text("Remove schedule every-ten?")
+    dialog.get_by_role("button", name="Remove").click()
+    expect(item).to_have_count(0)
+    expect(section).to_contain_text("No schedules of this notebook")
+    assert mlops_json(lab, "schedule", "list") == []
+    fired = [r for r in mlops_json(lab, "runs") if r["run_id"] == run_id]
+    assert fired and fired[0]["schedule"] == "every-ten" and fired[0]["trigger"] == "schedule"

@@ -7,6 +7,7 @@ import { Graph } from './Graph';
 import { ParametersForm } from './ParametersForm';
 import { ProblemList } from './ProblemList';
 import { RunHistory } from './RunHistory';
+import { SchedulePanel } from './SchedulePanel';
 
 /** The whole panel for the active notebook (or a hint, with none open). */
 export function PanelBody(props: {
@@ -111,6 +112,7 @@ export function PanelBody(props: {
       {runs.diffError && <div className="mlops-field-error">{runs.diffError.text}</div>}
       {runs.diff && <DiffView runs={runs} diff={runs.diff} />}
       <RunHistory model={model} actions={actions} />
+      <SchedulePanel model={model} />
     </>
   );
 }

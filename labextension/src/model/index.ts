@@ -1,9 +1,10 @@
 /**
- * The Pipeline panel's state for the active notebook, in two halves: `pipeline` (what the server
- * explains, the parameters form, compile, the live tags' problems) and `runs` (history with live
- * polling, metrics, a diff of two runs). This holds the notebook both are about and the one
- * signal the view re-renders on; the React view (panel.tsx, components/) only renders this and
- * calls its methods.
+ * The Pipeline panel's state for the active notebook, in three parts: `pipeline` (what the server
+ * explains, the parameters form, compile, the live tags' problems), `runs` (history with live
+ * polling, metrics, a diff of two runs) and `schedules` (the notebook's cron schedules, their
+ * fires, the form adding one). This holds the notebook all three are about and the one signal
+ * the view re-renders on; the React view (panel.tsx, components/) only renders this and calls
+ * its methods.
  */
 
 import { NotebookPanel } from '@jupyterlab/notebook';
@@ -15,10 +16,12 @@ import { stripDrive } from '../paths';
 import { IModelContext } from './context';
 import { PipelineState } from './pipeline';
 import { RunsState } from './runs';
+import { SchedulesState } from './schedules';
 
 export type { IProblem } from './pipeline';
 export { PipelineState } from './pipeline';
 export { RunsState } from './runs';
+export { SchedulesState } from './schedules';
 
 export class PipelineModel {
   constructor(
@@ -42,10 +45,16 @@ export class PipelineModel {
     this.pipeline = new PipelineState(context);
     // the options object itself: the poll interval follows the settings as they change
     this.runs = new RunsState(context, options);
+    this.schedules = new SchedulesState(context, {
+      // a schedule runs with the values Run would send
+      parameters: () => this.pipeline.paramValues(),
+      fired: () => void Promise.all([this.runs.refresh(), this.schedules.refresh()])
+    });
   }
 
   readonly pipeline: PipelineState;
   readonly runs: RunsState;
+  readonly schedules: SchedulesState;
 
   get changed(): ISignal<this, void> {
     return this._changed;
@@ -73,6 +82,7 @@ export class PipelineModel {
     this._notebook = panel;
     this.pipeline.reset();
     this.runs.reset();
+    this.schedules.reset();
     this._generation += 1;
     if (panel) {
       panel.context.saveState.connect((_, state) => {
@@ -108,7 +118,11 @@ export class PipelineModel {
   }
 
   async refresh(): Promise<void> {
-    await Promise.all([this.pipeline.refresh(), this.runs.refresh()]);
+    await Promise.all([
+      this.pipeline.refresh(),
+      this.runs.refresh(),
+      this.schedules.refresh()
+    ]);
   }
 
   compile(): Promise<void> {
@@ -137,6 +151,7 @@ export class PipelineModel {
 
   dispose(): void {
     this._generation += 1;
+    this.schedules.dispose();
     Signal.clearData(this);
   }
 

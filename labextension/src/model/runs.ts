@@ -156,6 +156,39 @@ export class RunsState {
     }
   }
 
+  /**
+   * Open a run's row (a schedule's fire links here), reading the run first when it is not among
+   * the history's newest; false when it cannot be read.
+   */
+  async reveal(runId: string): Promise<boolean> {
+    if (!this._list.some(r => r.run_id === runId)) {
+      const current = this.context.current();
+      try {
+        const run = await this.context.client.run(
+          runId,
+          this.context.path() ?? undefined
+        );
+        if (!current()) {
+          return false;
+        }
+        this._merge(run);
+        this._list = [...this._list].sort((x, y) =>
+          (y.started_at ?? '').localeCompare(x.started_at ?? '')
+        );
+      } catch (err) {
+        if (current()) {
+          this._error = asErrorInfo(err);
+          this.context.emit();
+        }
+        return false;
+      }
+    }
+    this._expanded.add(runId);
+    void this.loadMetrics(runId);
+    this.context.emit();
+    return true;
+  }
+
   toggleExpanded(runId: string): void {
     if (this._expanded.has(runId)) {
       this._expanded.delete(runId);
