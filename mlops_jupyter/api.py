@@ -446,6 +446,36 @@ def _nothing_collected(dry_run: bool) -> dict[str, Any]:
     }
 
 
+# -- exports (export/): `mlops export airflow|kfp|docker`
+
+
+def export(
+    kind: str,
+    target: str | Path,
+    output: str | Path,
+    *,
+    force: bool = False,
+    image: str | None = None,
+    schedule: str | None = None,
+) -> dict[str, Any]:
+    """Write the pipeline of ``target`` (a notebook, compiled first, or a compiled folder) for
+    another orchestrator (``mlops export KIND --json``). A notebook that does not compile is the
+    compiler's error; ``schedule`` names a schedule whose cron an Airflow DAG fires on."""
+    from .export import exporters
+    from .runner.plan import load_plan
+
+    exporter = exporters.get(kind)  # an unknown kind says so before anything is compiled
+    path = Path(target)
+    folder = path if path.is_dir() else Path(compile(path)["output"])
+    options: dict[str, Any] = {"force": force}
+    if image:
+        options["image"] = image
+    if schedule:
+        options["schedule"] = schedule_show(schedule, path)
+    plan = load_plan(folder)
+    return exporter(plan, Path(output), options).to_dict(plan)
+
+
 # -- schedules (schedule/): `mlops schedule ...` and `mlops scheduler`
 
 

@@ -22,12 +22,13 @@ FLOORS: list[list[str]] = [
     ["cli", "ipython", "server"],  # the faces
     ["views"],  # text, tables, graphs, charts: pure, shared by the faces
     ["api", "request"],  # the one core every face calls, and the run request it takes
+    ["export"],  # a pipeline for other orchestrators: Airflow, Kubeflow Pipelines, a Dockerfile
     ["schedule"],  # cron schedules and the loop that fires them (through the runner)
     ["runner"],  # the engine
     ["values"],  # what a stage kernel imports: values in and out, fingerprints
     ["compiler", "tracking"],
     ["store"],
-    ["session", "home", "status"],
+    ["session", "home", "status", "plugins"],
     ["errors", "files", "_version"],  # leaves
 ]
 FLOOR = {unit: level for level, units in enumerate(FLOORS) for unit in units}

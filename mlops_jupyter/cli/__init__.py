@@ -165,9 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_gc)
 
+    from .export import add_commands as add_export_commands  # export airflow|kfp|docker
     from .schedule import add_commands as add_schedule_commands  # schedule ..., scheduler
 
     add_schedule_commands(sub)
+    add_export_commands(sub)
 
     p = sub.add_parser("doctor", help="check the store: database, objects, leftovers")
     p.add_argument("--json", action="store_true")

@@ -11,39 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import MlopsError
+from ..plugins import Registry
 from .executor import Executor
 
 ENTRY_POINT_GROUP = "mlops_jupyter.executors"
 
 Factory = Callable[..., Executor]
-
-
-class ExecutorRegistry:
-    def __init__(self) -> None:
-        self._factories: dict[str, Factory] = {}
-
-    def register(self, name: str, factory: Factory) -> None:
-        self._factories[name] = factory
-
-    def _entry_points(self) -> dict[str, Any]:
-        from importlib.metadata import entry_points
-
-        return {entry.name: entry for entry in entry_points(group=ENTRY_POINT_GROUP)}
-
-    def names(self) -> list[str]:
-        return sorted({*self._factories, *self._entry_points()})
-
-    def get(self, name: str) -> Factory:
-        factory = self._factories.get(name)
-        if factory is None:
-            entry = self._entry_points().get(name)
-            if entry is None:
-                raise MlopsError(
-                    f"no executor named '{name}'.", hint=f"Installed: {', '.join(self.names())}."
-                )
-            factory = self._factories[name] = entry.load()
-        return factory
 
 
 def _local(**options: Any) -> Executor:
@@ -52,7 +25,7 @@ def _local(**options: Any) -> Executor:
     return LocalExecutor(**options)
 
 
-executors = ExecutorRegistry()
+executors: Registry[Factory] = Registry(ENTRY_POINT_GROUP, "executor")
 executors.register("local", _local)
 
 

@@ -32,6 +32,8 @@ from .params import coerce
 from .plan import Plan, load_plan, select
 from .record import RunRecorder
 
+NO_RETRIES = "MLOPS_NO_RETRIES"  # set (to 1) by exported tasks: their orchestrator retries
+
 
 @dataclass
 class RunOptions:
@@ -500,7 +502,9 @@ class _Run:
             cwd=self.plan.workdir,
             source_notebook=self.plan.notebook,
             timeout=stage.options.get("timeout"),
-            retries=int(stage.options.get("retries", 0)),
+            # an orchestrator that retries the task itself (an exported Airflow or KFP task)
+            # says so, so a failing stage is not retried (retries + 1) squared times
+            retries=0 if os.environ.get(NO_RETRIES) else int(stage.options.get("retries", 0)),
         )
         self.status[name] = StageStatus.RUNNING
         self.clock[name] = (time.monotonic(), float("inf"))

@@ -337,6 +337,17 @@ def test_retries_rerun_a_failing_stage_and_a_timeout_stops_a_slow_one(
     assert slow["duration_s"] < 30
 
 
+def test_an_orchestrator_that_retries_tasks_itself_turns_the_stage_retries_off(
+    make_notebook: MakeNotebook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exported Airflow/KFP task sets MLOPS_NO_RETRIES: its orchestrator retries the task,
+    so the runner must not retry inside it too."""
+    nb = make_notebook([(["stage:flaky", "retries:2"], "raise RuntimeError('always fails')")])
+    monkeypatch.setenv("MLOPS_NO_RETRIES", "1")
+    flaky = stage(run(nb), "flaky")
+    assert (flaky["status"], flaky["attempts"]) == ("failed", 1)
+
+
 def test_a_stage_that_times_out_or_kills_its_kernel_keeps_its_executed_notebook(
     make_notebook: MakeNotebook,
 ) -> None:
