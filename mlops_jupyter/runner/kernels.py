@@ -25,6 +25,9 @@ _KERNEL_ARGS = ["--HistoryManager.enabled=False"]
 _KERNEL_ENV = {"PYDEVD_DISABLE_FILE_VALIDATION": "1", "JUPYTER_PLATFORM_DIRS": "1"}
 
 
+IOPUB_WAIT_S = 0.05  # for our kernel_info's idle status before asking again
+
+
 def _client_class() -> type:
     from jupyter_client.asynchronous import AsyncKernelClient
 
@@ -48,7 +51,11 @@ def _client_class() -> type:
                 if reply is not None and reply["msg_type"] == "kernel_info_reply":
                     try:
                         while True:
-                            msg = await self.iopub_channel.get_msg(timeout=0.5)
+                            # the idle status follows the reply at once when IOPub is
+                            # subscribed; when it is not (the slow-joiner race of a fresh
+                            # kernel) it never comes, so ask again soon rather than late:
+                            # a 0.5 s wait here made one fired stage in three 0.5 s late
+                            msg = await self.iopub_channel.get_msg(timeout=IOPUB_WAIT_S)
                             idle = msg["msg_type"] == "status" and (
                                 msg["content"].get("execution_state") == "idle"
                             )

@@ -32,6 +32,12 @@ def import_papermill() -> Any:
     return papermill
 
 
+def _literal_path(path: Any) -> str:
+    """A path papermill will not read as a template: it formats the paths it is given with the
+    parameters, so a folder named ``br {x}`` failed and one named ``a {{b}}`` became ``a {b}``."""
+    return str(path).replace("{", "{{").replace("}", "}}")
+
+
 class LocalExecutor:
     def __init__(
         self,
@@ -94,8 +100,8 @@ class LocalExecutor:
         km = kernel.result()
         try:
             papermill.execute_notebook(
-                str(task.notebook),
-                str(task.executed),
+                _literal_path(task.notebook),
+                _literal_path(task.executed),
                 parameters=task.parameters,
                 engine_name="mlops",
                 kernel_name=task.kernel_name,

@@ -52,7 +52,8 @@ def _fields(row: dict[str, Any]) -> dict[str, Any]:
 
     text = cron.expand(row["cron"])
     parts = text.upper().split()
-    special = [p for p in parts if any(c in p for c in "LW#")]
+    day, weekday = parts[-3], parts[-1]  # names (WED, JUL) hold these letters too: not checked
+    special = [p for p, marks in ((day, "LW"), (weekday, "L#")) if any(c in p for c in marks)]
     if special:
         raise MlopsError(
             f"schedule '{row['name']}': the cron field '{special[0]}' (last day, nearest "

@@ -75,6 +75,7 @@ def cron_times(expr: str, tz: str, count: int) -> list[float]:
         ("@monthly", "UTC"),
         ("0 30 4 * * *", "UTC"),  # 6 fields, seconds first
         ("7 0 0 * * sun", "Europe/London"),
+        ("0 9 * jul wed", "UTC"),  # names holding the letters of L, W and # specials
     ],
 )
 def test_the_systemd_calendar_fires_when_the_schedule_does(expr: str, tz: str) -> None:
