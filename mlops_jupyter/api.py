@@ -58,6 +58,8 @@ def run(
     cancel: threading.Event | None = None,
     executor: str = "local",
     executor_options: dict[str, Any] | None = None,
+    address: str | None = None,
+    scheduler_file: str | None = None,
     home: str | Path | None = None,
 ) -> dict[str, Any]:
     """Run a notebook or compiled folder and wait for it; returns the ``mlops run --json`` object.
@@ -65,7 +67,9 @@ def run(
     ``parameters`` values may be text (``"100"``, read as the declared type) or JSON values.
     ``listeners`` receive the run's events as they happen; setting ``cancel`` stops the run the
     way Ctrl-C does. ``executor`` names the backend stages run on (``runner/executors.py``:
-    ``local``, or one an installed package registers), with its ``executor_options``.
+    ``local``, or one an installed package registers), with its ``executor_options``;
+    ``address`` (``tcp://HOST:PORT``) or ``scheduler_file`` say where ``executor="dask"`` finds
+    its scheduler (neither: a LocalCluster for this run).
     """
     from .runner.run import RunOptions, run_pipeline
 
@@ -81,7 +85,10 @@ def run(
         origin=origin,
         cancel=cancel,
         executor=executor,
-        executor_options=dict(executor_options or {}),
+        executor_options={
+            **(executor_options or {}),
+            **{k: v for k, v in (("address", address), ("scheduler_file", scheduler_file)) if v},
+        },
     )
     # home: the store to record into, when the caller decides it (the server: one inside its
     # root); by default the one the notebook's own runs use, for a compiled folder too

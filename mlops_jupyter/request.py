@@ -23,6 +23,9 @@ ARGV = {
     "force": "--force",
     "stages": "--stages",
     "from_stage": "--from",
+    "executor": "--executor",
+    "address": "--address",
+    "scheduler_file": "--scheduler-file",
 }
 JSON = {
     "parameters": "'parameters'",
@@ -31,8 +34,22 @@ JSON = {
     "force": "'force'",
     "stages": "'stages'",
     "from_stage": "'from'",
+    "executor": "'executor'",
+    "address": "'address'",
+    "scheduler_file": "'scheduler_file'",
 }
-JSON_KEYS = {"path", "parameters", "stages", "from", "no_cache", "force", "jobs"}
+JSON_KEYS = {
+    "path",
+    "parameters",
+    "stages",
+    "from",
+    "no_cache",
+    "force",
+    "jobs",
+    "executor",
+    "address",
+    "scheduler_file",
+}
 
 # Limits on what a run request may carry, the same for every face. A parameter is recorded in the
 # store and sent back with every run listed, so one pasted file would make every later `GET runs`
@@ -47,7 +64,17 @@ class RunRequest:
     """A checked run request. A plain class, not a dataclass: ``mlops --help`` imports this
     module, and ``dataclasses`` would bring ``inspect`` and a dozen more modules with it."""
 
-    __slots__ = ("force", "from_stage", "jobs", "no_cache", "parameters", "stages")
+    __slots__ = (
+        "address",
+        "executor",
+        "force",
+        "from_stage",
+        "jobs",
+        "no_cache",
+        "parameters",
+        "scheduler_file",
+        "stages",
+    )
 
     def __init__(
         self,
@@ -57,6 +84,9 @@ class RunRequest:
         force: list[str] | None = None,
         stages: list[str] | None = None,
         from_stage: str | None = None,
+        executor: str = "local",
+        address: str | None = None,  # the executor's: a Dask scheduler's tcp://HOST:PORT
+        scheduler_file: str | None = None,  # or the JSON file `dask scheduler` wrote
     ) -> None:
         self.parameters = dict(parameters or {})
         self.jobs = jobs
@@ -64,13 +94,25 @@ class RunRequest:
         self.force = list(force or [])
         self.stages = stages
         self.from_stage = from_stage
+        self.executor = executor
+        self.address = address
+        self.scheduler_file = scheduler_file
 
     def options(self) -> dict[str, Any]:
         """Keyword arguments for :func:`mlops_jupyter.api.run` (parameters included)."""
-        return {name: getattr(self, name) for name in self.__slots__}
+        found = {
+            name: getattr(self, name)
+            for name in self.__slots__
+            if name not in ("address", "scheduler_file")
+        }
+        where = {"address": self.address, "scheduler_file": self.scheduler_file}
+        found["executor_options"] = {k: v for k, v in where.items() if v is not None}
+        return found
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, RunRequest) and self.options() == other.options()
+        return isinstance(other, RunRequest) and all(
+            getattr(self, name) == getattr(other, name) for name in self.__slots__
+        )
 
     def __repr__(self) -> str:
         return f"RunRequest({self.options()!r})"
@@ -118,9 +160,13 @@ def run_request(
     force: Any = None,
     stages: Any = None,
     from_stage: Any = None,
+    executor: Any = None,
+    address: Any = None,
+    scheduler_file: Any = None,
     names: Mapping[str, str] = JSON,
 ) -> RunRequest:
-    """A checked :class:`RunRequest` from loosely typed input; a bad field is an MlopsError."""
+    """A checked :class:`RunRequest` from loosely typed input; a bad field is an MlopsError.
+    Whether ``executor`` names an installed executor is the runner's to say (it knows them)."""
     if parameters is None:
         parameters = {}
     if not isinstance(parameters, dict):
@@ -132,6 +178,22 @@ def run_request(
         raise MlopsError(f"{names['no_cache']} must be true or false.")
     if from_stage is not None and (not isinstance(from_stage, str) or not from_stage):
         raise MlopsError(f"{names['from_stage']} must be a stage name.")
+    for key, value in (("executor", executor), ("address", address)):
+        if value is not None and (not isinstance(value, str) or not value):
+            raise MlopsError(f"{names[key]} must be text, e.g. {_EXAMPLES[key]}.")
+    if scheduler_file is not None and (not isinstance(scheduler_file, str) or not scheduler_file):
+        raise MlopsError(f"{names['scheduler_file']} must be the path of a scheduler file.")
+    if address is not None and scheduler_file is not None:
+        raise MlopsError(
+            f"{names['address']} and {names['scheduler_file']} both say where the Dask scheduler "
+            "is: give one."
+        )
+    if address is not None or scheduler_file is not None:
+        given = names["address"] if address is not None else names["scheduler_file"]
+        if executor in (None, "dask"):
+            executor = "dask"  # only the dask executor has a scheduler to find
+        else:
+            raise MlopsError(f"{given} is for {names['executor']} dask, not {executor!r}.")
     return RunRequest(
         parameters=dict(parameters),
         jobs=jobs,
@@ -139,7 +201,13 @@ def run_request(
         force=_names(force, names["force"]) if force is not None else [],
         stages=_names(stages, names["stages"]) if stages is not None else None,
         from_stage=from_stage,
+        executor=executor or "local",
+        address=address,
+        scheduler_file=scheduler_file,
     )
+
+
+_EXAMPLES = {"executor": "'local' or 'dask'", "address": "tcp://10.0.0.5:8786"}
 
 
 def from_json(body: Mapping[str, Any]) -> RunRequest:
@@ -154,6 +222,9 @@ def from_json(body: Mapping[str, Any]) -> RunRequest:
         force=body.get("force"),
         stages=body.get("stages"),
         from_stage=body.get("from"),
+        executor=body.get("executor"),
+        address=body.get("address"),
+        scheduler_file=body.get("scheduler_file"),
         names=JSON,
     )
 
@@ -238,6 +309,19 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--from", dest="from_stage", metavar="STAGE", help="run this stage and all after it"
     )
+    parser.add_argument(
+        "--executor",
+        metavar="NAME",
+        help="where stages run: local (default), dask, or one a plug-in adds",
+    )
+    parser.add_argument(
+        "--address",
+        metavar="tcp://HOST:PORT",
+        help="--executor dask: the scheduler to use (default: a LocalCluster for this run)",
+    )
+    parser.add_argument(
+        "--scheduler-file", metavar="FILE", help="--executor dask: the scheduler's file"
+    )
 
 
 def split_list(values: Sequence[str] | None) -> list[str]:
@@ -254,6 +338,9 @@ def from_args(args: argparse.Namespace) -> RunRequest:
         force=split_list(args.force),
         stages=split_list([args.stages]) if args.stages else None,
         from_stage=args.from_stage,
+        executor=args.executor,
+        address=args.address,
+        scheduler_file=args.scheduler_file,
         names=ARGV,
     )
 

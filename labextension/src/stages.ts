@@ -205,7 +205,12 @@ function idOf(cells: readonly ICellInput[], index: number): string {
 }
 
 function hasOptions(tags: ICellTags): boolean {
-  return tags.cache !== null || tags.retries !== null || tags.timeout !== null;
+  return (
+    tags.cache !== null ||
+    tags.retries !== null ||
+    tags.timeout !== null ||
+    tags.resources !== null
+  );
 }
 
 // `%mlops run`, `compile`, `explain`... and `%load_ext mlops_jupyter` (compiler/stages.py)

@@ -54,7 +54,7 @@ const KALE_SPECIAL: ReadonlySet<string> = new Set([
   'pipeline-parameters',
   'pipeline-metrics'
 ]);
-const OPTION_PREFIXES = ['cache:', 'retries:', 'timeout:'];
+const OPTION_PREFIXES = ['cache:', 'retries:', 'timeout:', 'resources:'];
 export const AFTER_PREFIXES = ['after:', 'prev:'];
 export const MAGIC_PREFIX = '%%mlops';
 
@@ -79,6 +79,8 @@ export interface ICellTags {
   cache: boolean | null;
   retries: number | null;
   timeout: number | null;
+  /** What a worker must have to run the stage, by resource name (Dask's `resources=`). */
+  resources: { [name: string]: number } | null;
   /** The first source line is a `%%mlops stage` line. */
   magic: boolean;
   /** Carries any tag this language knows (else the cell continues the cell above). */
@@ -170,6 +172,20 @@ function parseTimeout(value: string): number {
     );
   }
   return seconds;
+}
+
+const RESOURCE = /^([A-Za-z][A-Za-z0-9_.-]{0,62})=([0-9]+(\.[0-9]+)?)$/;
+
+function parseResource(value: string): [string, number] {
+  const found = RESOURCE.exec(value);
+  const amount = found ? Number(found[2]) : NaN;
+  if (!found || !(amount > 0 && Number.isFinite(amount))) {
+    throw new TagError(
+      `'resources:${value}' needs NAME=AMOUNT, a name and a positive number, ` +
+        "e.g. 'resources:GPU=1'."
+    );
+  }
+  return [found[1], amount];
 }
 
 function parseCache(value: string): boolean {
@@ -317,6 +333,7 @@ export function parseCellTags(tags: readonly string[], source = ''): ICellTags {
   let dialect: Dialect | null = null;
   const after: string[] = [];
   const opts = new Map<'cache' | 'retries' | 'timeout', boolean | number>();
+  const resources = new Map<string, number>();
 
   const setOpt = (
     key: 'cache' | 'retries' | 'timeout',
@@ -383,6 +400,15 @@ export function parseCellTags(tags: readonly string[], source = ''): ICellTags {
       setOpt('retries', parseRetries(tag.slice(8)), tag);
     } else if (tag.startsWith('timeout:')) {
       setOpt('timeout', parseTimeout(tag.slice(8)), tag);
+    } else if (tag.startsWith('resources:')) {
+      const [name, amount] = parseResource(tag.slice(10));
+      if (resources.has(name) && resources.get(name) !== amount) {
+        throw new TagError(
+          `the cell has conflicting 'resources:${name}=' tags (${pyRepr(tag)} and an ` +
+            'earlier one).'
+        );
+      }
+      resources.set(name, amount);
     }
     // anything else (Kale's limit:, annotations, user tags) is kept and ignored
   }
@@ -405,7 +431,8 @@ export function parseCellTags(tags: readonly string[], source = ''): ICellTags {
     }
   }
 
-  const tagged = roles.size > 0 || stage !== null || after.length > 0 || opts.size > 0;
+  const hasOpts = opts.size > 0 || resources.size > 0;
+  const tagged = roles.size > 0 || stage !== null || after.length > 0 || hasOpts;
   let role: Role = 'code';
   if (roles.has('skip')) {
     role = 'skip'; // skip wins so a cell can be switched off without losing its other tags
@@ -419,7 +446,7 @@ export function parseCellTags(tags: readonly string[], source = ''): ICellTags {
   }
   if (
     (role === 'parameters' || role === 'setup' || role === 'metrics') &&
-    (stage !== null || after.length > 0 || opts.size > 0)
+    (stage !== null || after.length > 0 || hasOpts)
   ) {
     throw new TagError(
       `a ${role} cell cannot also carry stage, after: or option tags.`,
@@ -436,6 +463,11 @@ export function parseCellTags(tags: readonly string[], source = ''): ICellTags {
     cache: get<boolean>('cache'),
     retries: get<number>('retries'),
     timeout: get<number>('timeout'),
+    resources: resources.size
+      ? Object.fromEntries(
+          [...resources].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        )
+      : null,
     magic,
     tagged,
     kale,
@@ -453,6 +485,7 @@ export function noTags(): ICellTags {
     cache: null,
     retries: null,
     timeout: null,
+    resources: null,
     magic: false,
     tagged: false,
     kale: false,

@@ -60,6 +60,9 @@ class CellTags:
     cache: bool | None = None
     retries: int | None = None
     timeout: float | None = None
+    # ((name, amount), ...) sorted by name: what a worker must have to run the stage (Dask's
+    # `submit(resources=...)`, matched against `dask worker --resources "GPU=1"`)
+    resources: tuple[tuple[str, float], ...] | None = None
     magic: bool = False  # the first source line is a ``%%mlops stage`` line (stripped on compile)
     tagged: bool = False  # carries any tag this language knows (else it continues the cell above)
     kale: bool = False  # carries a tag only Kale's dialect uses
@@ -73,6 +76,8 @@ class CellTags:
             found["retries"] = self.retries
         if self.timeout is not None:
             found["timeout"] = self.timeout
+        if self.resources is not None:
+            found["resources"] = dict(self.resources)
         return found
 
 
@@ -100,6 +105,20 @@ def _timeout(value: str) -> float:
     if not (seconds > 0 and math.isfinite(seconds)):
         raise TagError(f"'timeout:{value}' needs a positive number of seconds, e.g. 'timeout:600'.")
     return seconds
+
+
+_RESOURCE = re.compile(r"([A-Za-z][A-Za-z0-9_.-]{0,62})=([0-9]+(\.[0-9]+)?)\Z")
+
+
+def _resource(value: str) -> tuple[str, float]:
+    found = _RESOURCE.match(value)
+    amount = float(found.group(2)) if found else math.nan
+    if found is None or not (amount > 0 and math.isfinite(amount)):
+        raise TagError(
+            f"'resources:{value}' needs NAME=AMOUNT, a name and a positive number, "
+            "e.g. 'resources:GPU=1'."
+        )
+    return found.group(1), amount
 
 
 def _cache(value: str) -> bool:
@@ -221,6 +240,15 @@ def parse_cell_tags(tags: Sequence[str], source: str = "") -> CellTags:
             set_opt("retries", _retries(tag[8:]), tag)
         elif tag.startswith("timeout:"):
             set_opt("timeout", _timeout(tag[8:]), tag)
+        elif tag.startswith("resources:"):
+            name, amount = _resource(tag[10:])
+            held: dict[str, float] = opts.setdefault("resources", {})  # type: ignore[assignment]
+            if held.get(name, amount) != amount:
+                raise TagError(
+                    f"the cell has conflicting 'resources:{name}=' tags ({tag!r} and an "
+                    "earlier one)."
+                )
+            held[name] = amount
         # anything else (Kale's limit:, annotations, user tags) is kept and ignored
 
     first_line = _first_line(source)
@@ -261,9 +289,14 @@ def parse_cell_tags(tags: Sequence[str], source: str = "") -> CellTags:
         cache=opts.get("cache"),  # type: ignore[arg-type]
         retries=opts.get("retries"),  # type: ignore[arg-type]
         timeout=opts.get("timeout"),  # type: ignore[arg-type]
+        resources=_sorted_pairs(opts.get("resources")),
         magic=magic,
         injected=INJECTED_TAG in stripped,
     )
+
+
+def _sorted_pairs(found: object) -> tuple[tuple[str, float], ...] | None:
+    return tuple(sorted(found.items())) if isinstance(found, dict) else None
 
 
 def _first_line(source: str) -> str:
@@ -275,7 +308,7 @@ def _is_magic(source: str) -> bool:
     return line.startswith(MAGIC_PREFIX) and line[len(MAGIC_PREFIX) :][:1] in (" ", "\t", "")
 
 
-_OPTION_PREFIXES = ("cache:", "retries:", "timeout:")
+_OPTION_PREFIXES = ("cache:", "retries:", "timeout:", "resources:")
 
 
 def _known(tag: str) -> bool:

@@ -62,21 +62,28 @@ for _kind in ("airflow", "kfp", "docker"):  # registered as plug-ins are; import
     exporters.register(_kind, _lazy(_kind))
 
 
+def check_generated(path: Path, *, force: bool = False) -> None:
+    """Refuse (unless ``force``) a file at ``path`` that we did not write: no ``MARKER`` in its
+    first lines. Exporters writing several files ask this of all before writing any."""
+    if force or not path.exists():
+        return
+    try:
+        head = path.read_text(encoding="utf-8", errors="replace")[:2000]
+    except OSError:
+        head = ""
+    if MARKER not in head:
+        raise MlopsError(
+            f"{path} exists and was not written by mlops export.",
+            hint="Choose another output, move that file, or pass --force to replace it.",
+        )
+
+
 def write_generated(path: Path, text: str, *, force: bool = False) -> Path:
-    """Write a generated file atomically; a file there that we did not write (no ``MARKER`` in
-    its first lines) is refused unless ``force``, so an export never overwrites a user's own."""
+    """Write a generated file atomically; a file there that we did not write is refused unless
+    ``force`` (:func:`check_generated`), so an export never overwrites a user's own."""
     from ..files import write_atomic
 
-    if path.exists() and not force:
-        try:
-            head = path.read_text(encoding="utf-8", errors="replace")[:2000]
-        except OSError:
-            head = ""
-        if MARKER not in head:
-            raise MlopsError(
-                f"{path} exists and was not written by mlops export.",
-                hint="Choose another output, move that file, or pass --force to replace it.",
-            )
+    check_generated(path, force=force)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, text.encode("utf-8"))
     return path

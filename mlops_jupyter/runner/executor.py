@@ -21,6 +21,8 @@ class StageTask:
     source_notebook: str
     timeout: float | None = None
     retries: int = 0
+    # the stage's `resources:NAME=N` tags: what a worker must have (Dask); local runs ignore it
+    resources: dict[str, float] | None = None
 
 
 @dataclass

@@ -102,9 +102,11 @@ class RunRecorder:
         ended: float | None = None,
         attempts: int = 0,
         files: dict[str, Any] | None = None,
+        worker: str | None = None,
     ) -> None:
         """A stage reached its end state; ``metrics`` are the ones its metrics cell named,
-        ``files`` what it opened (``{"read": {path: hash}, "written": {path: {...}}}``)."""
+        ``files`` what it opened (``{"read": {path: hash}, "written": {path: {...}}}``),
+        ``worker`` where it ran (``local``, or a Dask worker's address)."""
         ended = ended or time.time()
         started = started or ended
         fields: dict[str, Any] = {
@@ -125,6 +127,8 @@ class RunRecorder:
             fields["notebook"] = notebook
         if files:
             fields["files"] = files
+        if worker:
+            fields["worker"] = worker
         self.store.update_stage(self._id, name, **fields)
         if metrics:
             self.store.add_metrics(self._id, name, [(k, None, v) for k, v in metrics.items()])

@@ -26,7 +26,7 @@ from ..store.db import Store
 from ..store.environment import git_state, local_module_hashes, package_versions, python_version
 from .cache import stage_key, with_data
 from .executor import Executor, StageOutcome, StageTask
-from .executors import load_executor
+from .executors import executors, load_executor
 from .failures import describe_early_exit
 from .params import coerce
 from .plan import Plan, load_plan, select
@@ -164,6 +164,7 @@ class _Run:
                 raise MlopsError(
                     f"--force {name}: pipeline '{self.plan.name}' has no stage '{name}' in this run."
                 )
+        executors.get(options.executor)  # an unknown name is bad input, before anything runs
         self.results: dict[str, dict[str, Any]] = {}
         self.consumers = self.plan.consumers()
         self.executor: Executor | None = None
@@ -468,7 +469,7 @@ class _Run:
         if self.executor is None:
             jobs = self.options.jobs or os.cpu_count() or 1
             options = dict(self.options.executor_options)
-            if self.options.executor == "local":
+            if self.options.executor in ("local", "dask"):  # their kernels fork from a preloader
                 imports = {m for s in self.plan.stages for m in s.imports}
                 options.setdefault("preload", sorted(imports))
             self.executor = load_executor(
@@ -505,6 +506,7 @@ class _Run:
             # an orchestrator that retries the task itself (an exported Airflow or KFP task)
             # says so, so a failing stage is not retried (retries + 1) squared times
             retries=0 if os.environ.get(NO_RETRIES) else int(stage.options.get("retries", 0)),
+            resources=stage.options.get("resources"),
         )
         self.status[name] = StageStatus.RUNNING
         self.clock[name] = (time.monotonic(), float("inf"))
@@ -548,7 +550,13 @@ class _Run:
                 ),
             )
         executed = str(self.run_dir / f"{name}.ipynb")
-        timing = {"started": outcome.started, "ended": outcome.ended, "attempts": outcome.attempts}
+        timing = {
+            "started": outcome.started,
+            "ended": outcome.ended,
+            "attempts": outcome.attempts,
+            # where it ran: a remote executor's outcome names its worker; else the executor
+            "worker": getattr(outcome, "worker", None) or self.options.executor,
+        }
         if not outcome.ok:
             failure = {
                 "key": key,
@@ -646,6 +654,10 @@ class _Run:
                     outcome = RunStatus.INTERRUPTED
                     self.record.emit("interrupting")
                     self._cancel("interrupted")
+                except MlopsError as exc:  # the executor could not start (no scheduler there)
+                    outcome, error = RunStatus.FAILED, str(exc)
+                    self._cancel(error)
+                    raise
                 except BaseException as exc:  # our own bug: stop cleanly, keep the record true
                     outcome, error = (
                         RunStatus.FAILED,

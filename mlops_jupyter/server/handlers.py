@@ -284,6 +284,9 @@ class RunsHandler(MlopsHandler):
         notebook = self.notebook(body.get("path"))
         options = request.options()
         parameters = options.pop("parameters")
+        where = options["executor_options"]
+        if "scheduler_file" in where:  # a file the server reads: inside its root, as any path
+            where["scheduler_file"] = str(self.notebook(where["scheduler_file"]).path)
         # the store this server serves for the path, also for a compiled folder whose notebook's
         # folder (where its runs go from a terminal) may lie outside the root
         options["home"] = self.store(notebook.path, create=True)

@@ -612,6 +612,14 @@ class Store:
                     "cache_key": s["cache_key"],
                     "attempts": s["attempts"],
                     "files": _file_lists(s["files"]),
+                    # where it ran ("local", a Dask worker's address); None: cached, not run,
+                    # or recorded before stores kept it (schema 5)
+                    "worker": s["worker"],
+                    # {name: content hash}: two runs compared value by value
+                    "outputs": {
+                        name: ref.get("hash")
+                        for name, ref in json.loads(s["outputs"] or "{}").items()
+                    },
                 }
             )
         environment = json.loads(row["environment"] or "{}")

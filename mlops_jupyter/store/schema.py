@@ -91,6 +91,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE runs ADD COLUMN schedule TEXT;
     ALTER TABLE runs ADD COLUMN scheduled_for REAL;
     """,
+    # 5: where a stage ran: "local", or the address of the Dask worker (runner/dask.py)
+    """
+    ALTER TABLE stage_runs ADD COLUMN worker TEXT;
+    """,
 ]
 
 

@@ -15,7 +15,10 @@ from mlops_jupyter.compiler.tags import CellTags, TagError, check_stage_name, pa
 
 TABLE = Path(__file__).parents[1] / "cases" / "tags.json"
 CASES = json.loads(TABLE.read_text(encoding="utf-8"))["cases"]
-FIELDS = {"role", "stage", "dialect", "after", "cache", "retries", "timeout", "magic", "injected"}
+FIELDS = {
+    "role", "stage", "dialect", "after", "cache", "retries", "timeout", "resources", "magic",
+    "injected",
+}  # fmt: skip
 
 
 def as_dict(parsed: CellTags) -> dict[str, object]:
@@ -27,6 +30,7 @@ def as_dict(parsed: CellTags) -> dict[str, object]:
         "cache": parsed.cache,
         "retries": parsed.retries,
         "timeout": parsed.timeout,
+        "resources": None if parsed.resources is None else dict(parsed.resources),
         "magic": parsed.magic,
         "injected": parsed.injected,
     }
@@ -55,7 +59,7 @@ def test_the_table_covers_every_tag_form() -> None:
     }
     vocabulary = {
         "stage:", "after:", "parameters", "setup", "skip", "metrics", "cache:", "retries:",
-        "timeout:", "block:", "step:", "prev:", "imports", "functions", "pipeline-parameters",
+        "timeout:", "resources:", "block:", "step:", "prev:", "imports", "functions", "pipeline-parameters",
         "pipeline-metrics", "injected-parameters",
     }  # fmt: skip
     assert vocabulary <= tags

@@ -337,6 +337,21 @@ def test_retries_rerun_a_failing_stage_and_a_timeout_stops_a_slow_one(
     assert slow["duration_s"] < 30
 
 
+def test_braces_in_the_project_folder_are_not_read_as_a_template(
+    make_notebook: MakeNotebook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """papermill formats the paths it is given with the parameters: a folder named like a
+    format string, holding the store, must be run as named (it failed, or ran another path)."""
+    nb = make_notebook(
+        [(["parameters"], "x = 1"), (["stage:a"], "y = x + 1"), (["stage:b"], "z = y * 2")],
+        name="br {x} {{y}}/nb.ipynb",
+    )
+    monkeypatch.setenv("MLOPS_HOME", str(nb.parent / ".mlops"))
+    result = run(nb)
+    assert statuses(result) == {"a": "succeeded", "b": "succeeded"}
+    assert all("br {x} {{y}}" in s["notebook"] for s in result["stages"])
+
+
 def test_an_orchestrator_that_retries_tasks_itself_turns_the_stage_retries_off(
     make_notebook: MakeNotebook, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -654,3 +654,17 @@ async def test_an_oversized_body_without_a_length_is_cut_off(jp_fetch: Any, root
         await jp_fetch("mlops", "api", "runs", method="POST", body_producer=chunks)
     assert caught.value.code == 599, "the connection is closed, not the body read and answered"
     assert core.runs(root) == []
+
+
+async def test_a_dask_scheduler_file_outside_the_root_is_refused(
+    api: Api, root: Path, tmp_path: Path
+) -> None:
+    """The server reads the scheduler file a run names: like any path, only inside its root."""
+    (tmp_path / "sched.json").write_text("{}")
+    for sent, status in (("../sched.json", 403), ("/etc/hostname", 403), ("sub/none.json", 404)):
+        got, error = await api(
+            "POST", "runs", {"path": "sub/nb.ipynb", "executor": "dask", "scheduler_file": sent}
+        )
+        assert got == status, (sent, error)
+        assert sent in error["error"]
+    assert core.runs(root) == []

@@ -444,7 +444,7 @@ def test_schema_4_adds_schedules_and_a_run_s_trigger_to_an_older_store(tmp_path:
     old.close()
     old_run = "r1"
     with Store(tmp_path) as store:
-        assert store.db.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
         run = store.get_run(old_run)
         assert (run["trigger"], run["schedule"], run["scheduled_for"]) == ("manual", None, None)
         fired, _ = store.start_run(
