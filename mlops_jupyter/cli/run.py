@@ -4,6 +4,8 @@ and printing only."""
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 from typing import Any
 
@@ -60,9 +62,19 @@ def _seconds(value: float) -> str:
     return f"{value:.1f}s" if value >= 0.1 else f"{value:.2f}s"
 
 
+ORIGIN = re.compile(r"[a-z][a-z0-9-]{0,31}")
+
+
+def _origin() -> str:
+    """``cli``, or what started this command when it says so (``MLOPS_ORIGIN``: an exported
+    Airflow or KFP task), so `mlops runs` tells a DAG's runs from a terminal's."""
+    named = os.environ.get("MLOPS_ORIGIN", "")
+    return named if ORIGIN.fullmatch(named) else "cli"
+
+
 def run_command(args: argparse.Namespace) -> int:
     progress = Progress(enabled=sys.stderr.isatty() or not args.json)
-    run = api.run(args.target, origin="cli", listeners=[progress], **run_options(args))
+    run = api.run(args.target, origin=_origin(), listeners=[progress], **run_options(args))
     if args.json:
         print_json(run)
     else:

@@ -248,6 +248,7 @@ def render(
         '        "MLOPS_STAGE": literal(stage),',
         '        "MLOPS_HOME": literal(MLOPS_HOME),',
         '        "MLOPS_NO_RETRIES": "1",  # Airflow retries the task',
+        '        "MLOPS_ORIGIN": "airflow",  # what `mlops runs` says started the run',
         "        **PARAMETERS,",
         "    }",
         "",

@@ -183,6 +183,7 @@ def compile_yaml(plan: Plan, image: str) -> str:
             task.set_display_name(stage.name)
             task.set_caching_options(False)
             task.set_env_variable(NO_RETRIES, "1")
+            task.set_env_variable("MLOPS_ORIGIN", "kfp")  # what `mlops runs` says started it
             retries = int(stage.options.get("retries") or 0)
             if retries > 0:
                 task.set_retry(retries)

@@ -186,6 +186,30 @@ def test_run_json_is_one_object_that_show_returns_again(
     assert run["run_id"] in text.stdout and "acc=1.5" in text.stdout
 
 
+def test_what_started_a_run_is_recorded_as_its_origin(
+    make_notebook: MakeNotebook, home: Path, tmp_path: Path
+) -> None:
+    """An exported Airflow/KFP task says so (MLOPS_ORIGIN); anything not a short lowercase word
+    is not taken, and the run is a terminal's."""
+    nb = make_notebook([(["stage:one"], "x = 1")])
+    origins = []
+    for given in ("airflow", "Robert'); DROP TABLE runs;--", None):
+        env = {k: v for k, v in os.environ.items() if k != "MLOPS_ORIGIN"}
+        if given is not None:
+            env["MLOPS_ORIGIN"] = given
+        done = subprocess.run(
+            [MLOPS, "run", nb, "--no-cache", "--json"],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        origins.append(run_json(done)["origin"])
+    assert origins == ["airflow", "cli", "cli"]
+
+
 def test_runs_are_listed_newest_first_and_gc_keeps_what_they_use(
     mlops: Mlops, make_notebook: MakeNotebook, home: Path
 ) -> None:

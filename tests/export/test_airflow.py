@@ -391,6 +391,7 @@ def test_airflow_runs_the_dag_into_our_store_and_owns_the_retries(
     runs = json.loads(mlops("runs", "--json", cwd=folder).stdout)[::-1]  # oldest first
     values = {**DEFAULTS, **CONF}
     assert [r["parameters"] for r in runs] == [values] * 5
+    assert {r["origin"] for r in runs} == {"airflow"}
     first = runs.pop(0)
     assert first["status"] == "failed"
     assert [(s["name"], s["status"]) for s in first["stages"]] == [("load", "failed")]

@@ -146,7 +146,10 @@ def test_kfp_loads_the_yaml_with_the_plans_tasks_edges_and_types(
         } == KFP_TYPES
         executor = spec["deploymentSpec"]["executors"][component["executorLabel"]]["container"]
         assert executor["image"] == f"mlops-diamond:{plan.version}"
-        assert executor["env"] == [{"name": "MLOPS_NO_RETRIES", "value": "1"}]
+        assert executor["env"] == [
+            {"name": "MLOPS_NO_RETRIES", "value": "1"},
+            {"name": "MLOPS_ORIGIN", "value": "kfp"},
+        ]
         command = [*executor["command"], *executor["args"]]
         # no shell: env(1) sets the store from mlops_home, each value is one -p word
         home = json.dumps({"Concat": ["MLOPS_HOME=", "{{$.inputs.parameters['mlops_home']}}"]})
@@ -256,6 +259,7 @@ def test_the_tasks_run_the_pipeline_through_one_shared_store(
     monkeypatch.setenv("MLOPS_HOME", str(store))
     listed = api.runs(limit=10)
     assert len(listed) == 4  # one recorded run per task
+    assert {r["origin"] for r in listed} == {"kfp"}
     last = api.show(listed[0]["run_id"])
     statuses = {s["name"]: s["status"] for s in last["stages"]}
     # the values came through the store: the upstream stages were cached, only join ran
