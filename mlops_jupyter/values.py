@@ -368,7 +368,7 @@ def _files(ctx: Mapping[str, Any]) -> dict[str, Any]:
     written: dict[str, Any] = {}
     for path in writes:
         if os.path.isfile(path):  # not a temp file renamed or removed since, not a folder
-            key, size = objects.put_file(ctx["objects"], path)
+            key, size = _objects(ctx).put_file(path)
             mode = os.stat(path).st_mode & 0o7777  # a restored copy gets the same permissions
             written[path] = {"hash": hash_file(path), "object": key, "size": size, "mode": mode}
     found: dict[str, Any] = {}
@@ -377,6 +377,17 @@ def _files(ctx: Mapping[str, Any]) -> dict[str, Any]:
     if written:
         found["written"] = written
     return found
+
+
+_stores: dict[str, objects.ObjectStore] = {}
+
+
+def _objects(ctx: Mapping[str, Any]) -> objects.ObjectStore:
+    """The run's object store (``ctx["objects"]``), opened once per kernel."""
+    location = str(ctx["objects"])
+    if location not in _stores:
+        _stores[location] = objects.open_objects(location)
+    return _stores[location]
 
 
 def start(ctx: Mapping[str, Any] | None) -> None:
@@ -398,7 +409,7 @@ def load_inputs(ctx: Mapping[str, Any] | None, names: Iterable[str]) -> tuple[An
     found = []
     for name in names:
         ref = ctx["inputs"][name]
-        value = decode(objects.get(ctx["objects"], ref["hash"]), ref["format"])
+        value = decode(_objects(ctx).get(ref["hash"]), ref["format"])
         if name in watch:
             known = ref.get("fingerprint")
             fresh = isinstance(known, str) and known.startswith(FINGERPRINT_VERSION + ":")
@@ -429,7 +440,7 @@ def _save(
             f"Turn it into plain data (a list, array or frame), or compute '{name}' in the stage that uses it."
         ) from None
     return {
-        "hash": objects.put(ctx["objects"], data),
+        "hash": _objects(ctx).put(data),
         "format": fmt,
         "type": _type_name(value),
         "size": len(data),

@@ -456,7 +456,7 @@ class _Run:
             except OSError:
                 pass  # missing (deleted, or a folder now): restore it
             try:
-                write_atomic(path, objects.get(self.store.objects, ref["object"]))
+                write_atomic(path, objects.open_objects(self.store.objects).get(ref["object"]))
                 if "mode" in ref:
                     os.chmod(path, ref["mode"])
             except OSError:

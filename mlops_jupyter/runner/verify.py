@@ -226,7 +226,7 @@ def _fingerprint(ref: dict[str, Any] | None, home: Path) -> str | None:
     if isinstance(found, str) and found.startswith(values.FINGERPRINT_VERSION + ":"):
         return found
     try:
-        data = objects.get(home / "objects", ref["hash"])
+        data = objects.open_objects(home / "objects").get(ref["hash"])
         return values.fingerprint(values.decode(data, ref["format"]))
     except Exception:
         return None

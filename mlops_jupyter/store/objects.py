@@ -11,8 +11,63 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Protocol
 
 from ..files import discard, pid_alive, temp_prefix, temp_writer, write_atomic
+
+
+class ObjectStore(Protocol):
+    """Where values and written files travel between stages: content-addressed by BLAKE2b-160,
+    every object written whole or not at all, a damaged one never read as a value.
+
+    Stage kernels and the runner reach objects only through this (``open_objects``), so a place
+    both sides of a cluster reach can replace the folder: the next implementation is an fsspec
+    URL (``s3://bucket/prefix``), for Dask workers on other hosts. ``PathObjects`` is a folder:
+    a local disk, or a mount the workers share."""
+
+    location: str
+
+    def put(self, data: bytes) -> str: ...
+
+    def get(self, key: str) -> bytes: ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def put_file(self, source: str | Path) -> tuple[str, int]: ...
+
+
+class PathObjects:
+    """Objects in a folder (``objects/ab/cdef...``): the module's functions, bound to it."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.location = str(root)
+
+    def put(self, data: bytes) -> str:
+        return put(self.root, data)
+
+    def get(self, key: str) -> bytes:
+        return get(self.root, key)
+
+    def exists(self, key: str) -> bool:
+        return exists(self.root, key)
+
+    def put_file(self, source: str | Path) -> tuple[str, int]:
+        return put_file(self.root, source)
+
+
+def open_objects(location: str | Path) -> ObjectStore:
+    """The object store at ``location``: a folder path. (A URL is the next implementation's;
+    until then it is refused rather than read as a relative folder named ``s3:``.)"""
+    text = str(location)
+    if "://" in text:
+        from ..errors import MlopsError
+
+        raise MlopsError(
+            f"the object store {text} is a URL; this version keeps objects in a folder.",
+            hint="Use a folder every worker can reach (a local disk or a shared mount).",
+        )
+    return PathObjects(text)
 
 
 def digest(data: bytes) -> str:

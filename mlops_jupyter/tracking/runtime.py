@@ -461,7 +461,7 @@ def log_artifact(path: str | os.PathLike[str]) -> None:
     with tracker.write_lock:
         store = tracker.store()
         for file in files:
-            digest, size = objects.put_file(store.objects, file)
+            digest, size = objects.open_objects(store.objects).put_file(file)
             name = (
                 source.name
                 if file == source

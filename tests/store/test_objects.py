@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mlops_jupyter.errors import MlopsError
 from mlops_jupyter.files import write_atomic
 from mlops_jupyter.store import objects
 
@@ -152,3 +153,26 @@ def test_a_writer_killed_mid_write_leaves_a_temp_file_known_to_be_dead(tmp_path:
     assert size >= 2 << 20
     assert objects.remove_dead_temp(root) == (1, size)
     assert not left.exists()
+
+
+def test_the_object_store_interface_is_the_folder_s_rules(tmp_path: Path) -> None:
+    """Stage kernels and the runner reach objects only through ``open_objects``: a folder keeps
+    the module's guarantees (content keys, whole objects, damage never read as a value)."""
+    store = objects.open_objects(tmp_path / "objects")
+    assert isinstance(store, objects.PathObjects) and store.location == str(tmp_path / "objects")
+    key = store.put(b"value bytes")
+    assert key == objects.digest(b"value bytes") and store.exists(key)
+    assert store.get(key) == b"value bytes"
+    source = tmp_path / "written.csv"
+    source.write_bytes(b"a,b\n1,2\n")
+    assert store.put_file(source) == (objects.digest(b"a,b\n1,2\n"), 8)
+    objects.object_path(tmp_path / "objects", key).write_bytes(b"hand edited")
+    with pytest.raises(OSError, match="damaged"):
+        store.get(key)
+    assert not store.exists(key), "a damaged object is gone, so its cache entries miss"
+
+
+def test_an_object_store_url_is_refused_not_read_as_a_folder(tmp_path: Path) -> None:
+    with pytest.raises(MlopsError, match=r"s3://bucket/objects is a URL") as refused:
+        objects.open_objects("s3://bucket/objects")
+    assert refused.value.hint and not (Path.cwd() / "s3:").exists()
