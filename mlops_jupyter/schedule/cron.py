@@ -25,7 +25,7 @@ ALIASES = {
     "@hourly": "0 * * * *",
 }
 EXAMPLE = (
-    "Write 5 fields (minute hour day month weekday), e.g. --cron '30 2 * * *' for 02:30 every "
+    "Write 5 fields (minute hour day month weekday), e.g. '30 2 * * *' for 02:30 every "
     "day, 6 with seconds first ('*/10 * * * * *': every 10 s), or an alias: "
     + ", ".join(a for a in ALIASES if a not in ("@annually", "@midnight"))
     + "."
@@ -92,8 +92,7 @@ def zone(name: str | None) -> tzinfo:
     except (ZoneInfoNotFoundError, ValueError, OSError):
         raise MlopsError(
             f"unknown time zone '{name}'.",
-            hint="Give an IANA zone name, e.g. --tz Europe/Berlin, --tz America/New_York or "
-            "--tz UTC.",
+            hint="Give an IANA zone name, e.g. Europe/Berlin, America/New_York or UTC.",
         ) from None
 
 

@@ -120,12 +120,12 @@ def test_the_cli_contract(mlops: Mlops, notebook: Path, home: Path) -> None:
 
 
 BAD = [
-    (["--cron", "* * *"], ["3 fields", "--cron '30 2 * * *'"]),
-    (["--cron", "99 * * * *"], ["'99 * * * *' is not valid", "--cron '30 2 * * *'"]),
+    (["--cron", "* * *"], ["3 fields", "'30 2 * * *' for 02:30"]),
+    (["--cron", "99 * * * *"], ["'99 * * * *' is not valid", "'30 2 * * *' for 02:30"]),
     (["--cron", "@sometimes"], ["unknown cron alias", "@daily"]),
     (
         ["--cron", "@daily", "--tz", "Mars/Olympus"],
-        ["unknown time zone 'Mars/Olympus'", "--tz Europe/Berlin"],
+        ["unknown time zone 'Mars/Olympus'", "e.g. Europe/Berlin"],
     ),
     (["--cron", "@daily", "-p", "m=1"], ["unknown parameter 'm'", "n (int)"]),
     (["--cron", "@daily", "-p", "n=many"], ["parameter 'n' expects an int", "-p n=1"]),
