@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -23,7 +24,8 @@ class ObjectStore(Protocol):
     Stage kernels and the runner reach objects only through this (``open_objects``), so a place
     both sides of a cluster reach can replace the folder: the next implementation is an fsspec
     URL (``s3://bucket/prefix``), for Dask workers on other hosts. ``PathObjects`` is a folder:
-    a local disk, or a mount the workers share."""
+    a local disk, or a mount the workers share; ``FsspecObjects`` an fsspec URL (no run is
+    configured to use one yet: the store's folder is what runs hand their stages)."""
 
     location: str
 
@@ -56,17 +58,86 @@ class PathObjects:
         return put_file(self.root, source)
 
 
+class FsspecObjects:
+    """Objects under an fsspec URL (``s3://bucket/prefix``, ``gs://...``, ``file:///mnt/x``):
+    the same layout and rules as a folder. An object is written under a temp name carrying the
+    writer's pid and moved into place, so a reader never sees half of one (an object store's
+    PUT is whole anyway); a damaged one is removed when read."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            import fsspec
+        except ImportError:
+            from ..errors import MlopsError
+
+            raise MlopsError(
+                f"the object store {url} is a URL, which needs fsspec.",
+                hint="Install it (pip install fsspec, plus s3fs or gcsfs for those URLs), or "
+                "use a folder every worker can reach.",
+            ) from None
+        self.location = url
+        self.fs, root = fsspec.core.url_to_fs(url)
+        self.root = root.rstrip("/")
+
+    def _path(self, key: str) -> str:
+        return f"{self.root}/{key[:2]}/{key[2:]}"
+
+    def _place(self, key: str, write: Callable[[str], None]) -> None:
+        import secrets
+
+        path = self._path(key)
+        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        tmp = f"{self.root}/{temp_prefix('put')}{secrets.token_hex(4)}.tmp"
+        try:
+            write(tmp)
+            self.fs.mv(tmp, path)
+        except BaseException:
+            try:
+                self.fs.rm_file(tmp)
+            except (OSError, FileNotFoundError):
+                pass
+            raise
+
+    def put(self, data: bytes) -> str:
+        key = digest(data)
+        path = self._path(key)
+        try:
+            intact = self.fs.size(path) == len(data) and digest(self.fs.cat_file(path)) == key
+        except (OSError, FileNotFoundError):
+            intact = False
+        if not intact:
+            self._place(key, lambda tmp: self.fs.pipe_file(tmp, data))
+        return key
+
+    def get(self, key: str) -> bytes:
+        path = self._path(key)
+        data: bytes = self.fs.cat_file(path)
+        if digest(data) != key:
+            self.fs.rm_file(path)
+            raise OSError(f"object {key} is damaged")
+        return data
+
+    def exists(self, key: str) -> bool:
+        return bool(self.fs.exists(self._path(key)))
+
+    def put_file(self, source: str | Path) -> tuple[str, int]:
+        hasher = hashlib.blake2b(digest_size=20)
+        size = 0
+        with open(source, "rb") as src:
+            while chunk := src.read(1 << 20):
+                hasher.update(chunk)
+                size += len(chunk)
+        key = hasher.hexdigest()
+        if not self.exists(key):
+            self._place(key, lambda tmp: self.fs.put_file(str(source), tmp))
+        return key, size
+
+
 def open_objects(location: str | Path) -> ObjectStore:
-    """The object store at ``location``: a folder path. (A URL is the next implementation's;
-    until then it is refused rather than read as a relative folder named ``s3:``.)"""
+    """The object store at ``location``: a folder path, or an fsspec URL."""
     text = str(location)
     if "://" in text:
-        from ..errors import MlopsError
-
-        raise MlopsError(
-            f"the object store {text} is a URL; this version keeps objects in a folder.",
-            hint="Use a folder every worker can reach (a local disk or a shared mount).",
-        )
+        return FsspecObjects(text)
     return PathObjects(text)
 
 

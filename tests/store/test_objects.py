@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from mlops_jupyter.errors import MlopsError
 from mlops_jupyter.files import write_atomic
 from mlops_jupyter.store import objects
 
@@ -172,7 +171,28 @@ def test_the_object_store_interface_is_the_folder_s_rules(tmp_path: Path) -> Non
     assert not store.exists(key), "a damaged object is gone, so its cache entries miss"
 
 
-def test_an_object_store_url_is_refused_not_read_as_a_folder(tmp_path: Path) -> None:
-    with pytest.raises(MlopsError, match=r"s3://bucket/objects is a URL") as refused:
-        objects.open_objects("s3://bucket/objects")
-    assert refused.value.hint and not (Path.cwd() / "s3:").exists()
+@pytest.mark.parametrize("scheme", ["memory", "file"])
+def test_an_fsspec_url_keeps_the_same_rules(tmp_path: Path, scheme: str) -> None:
+    """The next place values go (s3://, gs://) behind the same interface, checked on fsspec's
+    in-memory and local file systems: content keys, whole objects, damage removed on read."""
+    import secrets
+
+    pytest.importorskip("fsspec")
+    where = f"/mlops-{secrets.token_hex(4)}" if scheme == "memory" else str(tmp_path / "remote")
+    store = objects.open_objects(f"{scheme}://{where}")
+    assert isinstance(store, objects.FsspecObjects)
+    key = store.put(b"value bytes")
+    assert key == objects.digest(b"value bytes") and store.exists(key)
+    assert store.get(key) == b"value bytes"
+    assert store.put(b"value bytes") == key, "stored once"
+    source = tmp_path / "written.csv"
+    source.write_bytes(b"a,b\n1,2\n")
+    file_key, size = store.put_file(source)
+    assert (file_key, size) == (objects.digest(b"a,b\n1,2\n"), 8)
+    assert store.get(file_key) == b"a,b\n1,2\n"
+    leftovers = [p for p in store.fs.find(store.root) if p.endswith(".tmp")]
+    assert leftovers == [], "no temp object left behind"
+    store.fs.pipe_file(store._path(key), b"hand edited")
+    with pytest.raises(OSError, match="damaged"):
+        store.get(key)
+    assert not store.exists(key)
