@@ -343,13 +343,19 @@ def test_braces_in_the_project_folder_are_not_read_as_a_template(
     """papermill formats the paths it is given with the parameters: a folder named like a
     format string, holding the store, must be run as named (it failed, or ran another path)."""
     nb = make_notebook(
-        [(["parameters"], "x = 1"), (["stage:a"], "y = x + 1"), (["stage:b"], "z = y * 2")],
+        [(["parameters"], "x = 1"), (["stage:a"], "y = x + 1"), (["stage:b"], "print(y * 2)")],
         name="br {x} {{y}}/nb.ipynb",
     )
     monkeypatch.setenv("MLOPS_HOME", str(nb.parent / ".mlops"))
     result = run(nb)
     assert statuses(result) == {"a": "succeeded", "b": "succeeded"}
     assert all("br {x} {{y}}" in s["notebook"] for s in result["stages"])
+    # and what it computed there is what the notebook computes run top to bottom
+    from mlops_jupyter import api
+
+    checked = api.verify(nb)
+    assert checked["agree"] is True, checked["differences"]
+    assert checked["compared"]["value"] == 1, checked["compared"]  # y, handed from a to b
 
 
 def test_an_orchestrator_that_retries_tasks_itself_turns_the_stage_retries_off(
