@@ -10,6 +10,8 @@ import shutil
 import statistics
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -95,3 +97,30 @@ def write_results(path: Path, results: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {path}")
+
+
+def run_rounds(
+    measurements: list[Callable[[], None]],
+    rounds: int,
+    started: float,
+    reset: Callable[[], None],
+) -> list[float]:
+    """One untimed warm-up round (page cache, .pyc files, first imports), ``reset`` to drop what
+    it recorded, then ``rounds`` rounds, each running every measurement once in an order rotated
+    each round, so drift and load fall on all of them alike. Returns the load average after each
+    round."""
+    for measure in measurements:
+        measure()
+    reset()
+    loads: list[float] = []
+    for i in range(rounds):
+        shift = i % len(measurements)
+        for measure in measurements[shift:] + measurements[:shift]:
+            measure()
+        loads.append(os.getloadavg()[0])
+        print(
+            f"  round {i + 1}/{rounds} done ({time.perf_counter() - started:.0f} s, "
+            f"load average {loads[-1]:.2f})",
+            flush=True,
+        )
+    return loads

@@ -68,7 +68,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import _notebooks  # noqa: E402
-from _common import code_version, machine, now, stats, tool, write_results  # noqa: E402
+from _common import code_version, machine, now, run_rounds, stats, tool, write_results  # noqa: E402
 from bench_run import (  # noqa: E402
     Failure,
     _cell_span,
@@ -369,20 +369,12 @@ def main() -> int:
         )
         bench = Bench(work, clusters)
         measurements = bench.measurements()
-        for m in measurements:  # warm-up round, not recorded
-            m()
-        bench.samples.clear()
-        bench.figures.clear()
-        for i in range(args.runs):
-            shift = i % len(measurements)
-            for m in measurements[shift:] + measurements[:shift]:
-                m()
-            round_loads.append(os.getloadavg()[0])
-            print(
-                f"  round {i + 1}/{args.runs} done ({time.perf_counter() - started:.0f} s, "
-                f"load average {round_loads[-1]:.2f})",
-                flush=True,
-            )
+
+        def reset() -> None:  # what the warm-up round recorded
+            bench.samples.clear()
+            bench.figures.clear()
+
+        round_loads += run_rounds(measurements, args.runs, started, reset)
     except Failure as exc:
         print(f"\nFAILED: {exc}\n(temp folder kept: {work})", file=sys.stderr)
         return 1

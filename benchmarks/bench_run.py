@@ -51,7 +51,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import _notebooks  # noqa: E402
-from _common import code_version, fmt, machine, now, stats, tool  # noqa: E402
+from _common import code_version, fmt, machine, now, run_rounds, stats, tool  # noqa: E402
 
 TARGET_FIRST_RUN_RATIO = 1.0
 TARGET_RERUN_S = 0.5
@@ -352,21 +352,12 @@ def main() -> int:
             f"notebooks in {work}: diamond (4 stages), chain ({CHAIN_LENGTH} stages), each also as one notebook"
         )
         bench.warm()
-        # a warm-up round (page cache, .pyc files, kernel spec lookups): not recorded
-        for m in measurements:
-            m()
-        bench.samples.clear()
-        bench.timelines.clear()
-        for i in range(args.runs):
-            shift = i % len(measurements)  # rotate the order each round
-            for m in measurements[shift:] + measurements[:shift]:
-                m()
-            round_loads.append(os.getloadavg()[0])
-            print(
-                f"  round {i + 1}/{args.runs} done ({time.perf_counter() - started:.0f} s, "
-                f"load average {round_loads[-1]:.2f})",
-                flush=True,
-            )
+
+        def reset() -> None:  # what the warm-up round recorded
+            bench.samples.clear()
+            bench.timelines.clear()
+
+        round_loads += run_rounds(measurements, args.runs, started, reset)
     except Failure as exc:
         print(f"\nFAILED: {exc}", file=sys.stderr)
         print(f"(temp folder kept: {work})", file=sys.stderr)

@@ -147,14 +147,10 @@ def last_environment(plan: Plan) -> tuple[dict[str, Any] | None, str | None]:
     if not (home / "mlops.db").is_file():
         return None, None
     with Store(home) as store:
-        row = store.db.execute(
-            "SELECT id FROM runs WHERE pipeline = ? ORDER BY version = ? DESC, started_at DESC,"
-            " id DESC LIMIT 1",
-            (plan.name, plan.version),
-        ).fetchone()
-        if row is None:
+        run_id = store.latest_run_id(plan.name, plan.version)
+        if run_id is None:
             return None, None
-        run = store.get_run(row["id"])
+        run = store.get_run(run_id)
     environment = run.get("environment") or {}
     return (environment, str(run["run_id"])) if environment else (None, None)
 

@@ -88,6 +88,7 @@ class DaskExecutor:
                 with dask.config.set(SCHEDULER_CONFIG):
                     self.cluster = distributed.LocalCluster(
                         n_workers=max(1, jobs),
+                        host="127.0.0.1",  # distributed's default too: said, not assumed
                         threads_per_worker=1,
                         processes=True,
                         dashboard_address=None,

@@ -552,6 +552,15 @@ class Store:
         ids = [row["id"] for row in self.db.execute(query, args)]
         return [self.get_run(i) for i in ids]
 
+    def latest_run_id(self, pipeline: str, version: str | None = None) -> str | None:
+        """The newest run of ``pipeline`` (one of ``version`` when there is one), or None."""
+        row = self.db.execute(
+            "SELECT id FROM runs WHERE pipeline = ? ORDER BY version = ? DESC, started_at DESC,"
+            " id DESC LIMIT 1",
+            (pipeline, version),
+        ).fetchone()
+        return None if row is None else str(row["id"])
+
     def resolve_run(self, ref: str) -> str:
         if ref == "latest":
             row = self.db.execute("SELECT id FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()

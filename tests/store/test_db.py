@@ -467,3 +467,15 @@ def test_schema_4_adds_schedules_and_a_run_s_trigger_to_an_older_store(tmp_path:
         )
         tables = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master")}
         assert {"schedules", "fires"} <= tables
+
+
+def test_the_latest_run_of_a_pipeline_prefers_the_version_asked_for(tmp_path: Path) -> None:
+    with Store(tmp_path / ".mlops") as store:
+        assert store.latest_run_id("train", "v1") is None
+        old = start(store, pipeline="train", version="v1")
+        time.sleep(0.01)
+        new = start(store, pipeline="train", version="v2")
+        start(store, pipeline="other", version="v1")
+        assert store.latest_run_id("train", "v1") == old, "that version's, though older"
+        assert store.latest_run_id("train", "v3") == new, "none of v3: the newest"
+        assert store.latest_run_id("train") == new

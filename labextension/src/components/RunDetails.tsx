@@ -1,12 +1,13 @@
 import * as React from 'react';
 
 import { IRun } from '../api';
-import { formatDuration, formatValue } from '../format';
+import { formatDuration } from '../format';
 import { RunsState } from '../model';
 import type { IPanelActions } from '../panel';
 import { stageColors } from '../stages';
 import { ACTIVE, StageStatus } from '../status';
 import { Metrics } from './Metrics';
+import { ParameterLine } from './ParameterValues';
 import { StageDot } from './StageDot';
 import { StatusBadge } from './StatusBadge';
 
@@ -19,7 +20,6 @@ export function RunDetails(props: {
   actions: IPanelActions;
 }): JSX.Element {
   const { runs, run, actions } = props;
-  const params = Object.entries(run.parameters ?? {});
   const colors = stageColors(run.stages.map(s => s.name));
   return (
     <div className="mlops-run-details">
@@ -64,16 +64,7 @@ export function RunDetails(props: {
             {s.name}: {s.error}
           </div>
         ))}
-      {params.length > 0 && (
-        <div className="mlops-run-params">
-          <span className="mlops-muted">parameters </span>
-          {params.map(([k, v]) => (
-            <code key={k}>
-              {k}={formatValue(v)}
-            </code>
-          ))}
-        </div>
-      )}
+      <ParameterLine values={run.parameters} />
       <Metrics run={run} series={runs.metrics.get(run.run_id)} />
       <div className="mlops-muted mlops-run-meta">
         run <code>{run.run_id}</code> · {run.pipeline} {run.version}

@@ -2,7 +2,7 @@ import { Dialog, showDialog } from '@jupyterlab/apputils';
 import * as React from 'react';
 
 import { IErrorInfo, IFire, ISchedule } from '../api';
-import { formatValue } from '../format';
+import { ParameterLine, ParameterValues } from './ParameterValues';
 import { PipelineModel } from '../model';
 import {
   CATCH_UP,
@@ -74,7 +74,6 @@ function ScheduleItem(props: {
   const busy = schedules.busy(s.name);
   const error = schedules.actionError(s.name);
   const history = schedules.history(s.name);
-  const params = Object.entries(s.parameters ?? {});
   const state = s.enabled ? 'on' : 'paused';
   const seconds = cronHasSeconds(s.cron);
 
@@ -154,16 +153,7 @@ function ScheduleItem(props: {
         {s.catch_up !== 'latest' && ` · catch-up ${s.catch_up}`}
         {s.overlap !== 'skip' && ` · overlap ${s.overlap}`}
       </div>
-      {params.length > 0 && (
-        <div className="mlops-run-params">
-          <span className="mlops-muted">parameters </span>
-          {params.map(([k, v]) => (
-            <code key={k}>
-              {k}={formatValue(v)}
-            </code>
-          ))}
-        </div>
-      )}
+      <ParameterLine values={s.parameters} />
       {error && <div className="mlops-field-error">{error.text}</div>}
       <FireHistory history={history} seconds={seconds} showRun={showRun} />
     </li>
@@ -392,13 +382,8 @@ function NewScheduleForm(props: { model: PipelineModel }): JSX.Element {
           </span>
         ) : Object.keys(parameters).length ? (
           <>
-            with parameters{' '}
-            {Object.entries(parameters).map(([k, v]) => (
-              <code key={k}>
-                {k}={formatValue(v)}
-              </code>
-            ))}{' '}
-            (from the form above)
+            with parameters <ParameterValues values={parameters} /> (from the form
+            above)
           </>
         ) : (
           "with the notebook's default parameters"
