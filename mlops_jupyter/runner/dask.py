@@ -7,9 +7,11 @@ local executor's: a worker process keeps one :class:`~.local.LocalExecutor` per 
 pool warm between that run's tasks) and each task is one ``LocalExecutor`` stage, retries and
 timeouts included. Dask re-runs a task only when its worker died (``allowed-failures``).
 
-This slice assumes the workers see the client's filesystem (the same host, or a shared mount of
-the compiled folder, the run folder and the store), and stage kernels still write their metrics,
-parameters and data versions into ``mlops.db`` themselves, as local stages do.
+Workers share two things with the run's process: the object store (values and artifacts) and
+the user's working folder (the files the notebook reads). Nothing else: the stage notebook travels
+with the task; the executed notebook, the output manifest and a journal of what the stage recorded
+(metrics, parameters, artifacts, data versions: tracking/journal.py) travel back with its result,
+and the run's process, the only writer of ``mlops.db``, replays the journal into it.
 
 Registered through the ``mlops_jupyter.executors`` entry point, so a local run never imports this
 module; ``distributed`` itself is imported only when the executor is made.
@@ -17,6 +19,7 @@ module; ``distributed`` itself is imported only when the executor is made.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import uuid
@@ -26,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MlopsError
+from ..files import write_atomic
 from .executor import StageOutcome, StageTask
 
 # Issue 12 measured a ready branch starting 0.45-1.36 s late with Dask's defaults (stealing
@@ -46,6 +50,7 @@ CANCEL_WAIT = 10.0  # seconds a cancelled run waits for its running tasks to rep
 @dataclass
 class DaskOutcome(StageOutcome):
     worker: str = ""  # the address of the worker the stage ran on
+    executed: str | None = None  # the executed notebook's text, for the run's folder
 
 
 def factory(**options: Any) -> DaskExecutor:
@@ -53,6 +58,8 @@ def factory(**options: Any) -> DaskExecutor:
 
 
 class DaskExecutor:
+    journals = True  # a worker's kernels never open mlops.db: their records come back
+
     def __init__(
         self,
         jobs: int,
@@ -110,7 +117,8 @@ class DaskExecutor:
         self.spec = {"kernel_name": kernel_name, "cwd": cwd, "preload": list(preload or [])}
         self._lock = threading.Lock()
         self._submitted: dict[str, int] = {}  # stage -> times submitted in this run (the key)
-        self._pending: dict[Any, Future[StageOutcome]] = {}  # Dask future -> the run loop's
+        # Dask future -> the run loop's, and where the executed notebook goes
+        self._pending: dict[Any, tuple[Future[StageOutcome], Path]] = {}
         self._cancelled = False
         try:
             # every worker starts importing papermill and booting a kernel for this run now,
@@ -140,16 +148,23 @@ class DaskExecutor:
                 result.set_result(DaskOutcome(False, error=f"stage '{task.stage}' {missing}"))
                 return result
             run_id = task.parameters.get("_mlops", {}).get("run_id", self.token)
+            # the stage notebook travels with the task: a worker needs no view of this folder
+            request = {
+                "token": self.token,
+                "spec": self.spec,
+                "task": _plain(task),
+                "notebook": task.notebook.read_text(encoding="utf-8"),
+            }
             # plain data only: Dask substitutes argument strings that match keys (dask#9969)
             future = self.client.submit(
                 run_stage,
-                {"token": self.token, "spec": self.spec, "task": _plain(task)},
+                request,
                 key=f"mlops-{run_id}-{task.stage}-{attempt}",
                 pure=False,
                 # only workers started with them take it (`dask worker --resources "GPU=1"`)
                 resources=resources,
             )
-            self._pending[future] = result
+            self._pending[future] = (result, task.executed)
         future.add_done_callback(self._done)
         return result
 
@@ -178,11 +193,15 @@ class DaskExecutor:
         """On Dask's callback thread: hand the outcome to the run loop and let the scheduler
         forget the task, so a worker dying later does not make Dask compute it again."""
         with self._lock:
-            result = self._pending.pop(future, None)
-        if result is None:  # cancel() answered for it already
+            found = self._pending.pop(future, None)
+        if found is None:  # cancel() answered for it already
             return
+        result, executed = found
         try:
             outcome = DaskOutcome(**future.result())
+            if outcome.executed is not None:
+                write_atomic(executed, outcome.executed, fsync=False)
+                outcome.executed = None
         except BaseException as exc:
             outcome = DaskOutcome(False, error=_failure(exc, self._cancelled))
         finally:
@@ -196,7 +215,7 @@ class DaskExecutor:
         worker; one that has not after ``CANCEL_WAIT`` (a worker gone silent) is dropped."""
         with self._lock:
             self._cancelled = True
-            waiting = list(self._pending.values())
+            waiting = [result for result, _ in self._pending.values()]
         try:
             self.client.run(_cancel, self.token)
         except Exception:
@@ -204,7 +223,7 @@ class DaskExecutor:
         wait(waiting, timeout=CANCEL_WAIT)
         with self._lock:
             left, self._pending = self._pending, {}
-        for result in left.values():
+        for result, _ in left.values():
             result.set_result(DaskOutcome(False, error="interrupted"))
         if left:
             try:
@@ -310,9 +329,40 @@ def run_stage(request: dict[str, Any]) -> dict[str, Any]:
     plain = dict(request["task"])
     for name in ("notebook", "executed", "manifest", "cwd"):
         plain[name] = Path(plain[name])
-    outcome = executor.submit(StageTask(**plain))
-    executor.warm(executor.jobs)  # a kernel boots for the next task while this one runs
-    return {**asdict(outcome.result()), "worker": worker.address}
+    known = plain.pop("journal", None)
+    import shutil
+    import tempfile
+
+    from ..tracking import journal
+
+    # The stage's files live on this worker's own disk (a worker that dies takes its attempt's
+    # records with it) and travel back with the result: the stage notebook came with the task;
+    # the executed one, the output manifest and the journal of its records go back. Only the
+    # object store (values, artifacts) and the user's working folder are shared.
+    folder = Path(tempfile.mkdtemp(prefix="mlops-stage-"))
+    try:
+        path = folder / "journal.jsonl"
+        Path(f"{path}{journal.KNOWN_SUFFIX}").write_text(json.dumps(known or {}), encoding="utf-8")
+        plain["notebook"] = folder / "stage.ipynb"
+        plain["notebook"].write_text(request["notebook"], encoding="utf-8")
+        plain["executed"], plain["manifest"] = folder / "executed.ipynb", folder / "outputs.json"
+        context = {
+            **plain["parameters"].get("_mlops", {}),
+            "journal": str(path),
+            "manifest": str(plain["manifest"]),
+        }
+        plain["parameters"] = {**plain["parameters"], "_mlops": context}
+        outcome = executor.submit(StageTask(**plain))
+        executor.warm(executor.jobs)  # a kernel boots for the next task while this one runs
+        found = outcome.result()
+        found.journal = journal.read(path)
+        try:
+            executed = plain["executed"].read_text(encoding="utf-8")
+        except FileNotFoundError:  # the kernel never started
+            executed = None
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return {**asdict(found), "worker": worker.address, "executed": executed}
 
 
 def _stop_later(executor: Any, how: str) -> None:

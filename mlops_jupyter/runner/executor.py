@@ -23,6 +23,9 @@ class StageTask:
     retries: int = 0
     # the stage's `resources:NAME=N` tags: what a worker must have (Dask); local runs ignore it
     resources: dict[str, float] | None = None
+    # set for an executor whose stages must not open mlops.db (``journals = True``): what the
+    # stage's journal answers reads from (tracking/journal.py ``known``)
+    journal: dict[str, Any] | None = None
 
 
 @dataclass
@@ -33,9 +36,13 @@ class StageOutcome:
     attempts: int = 1
     started: float = field(default_factory=time.time)
     ended: float = field(default_factory=time.time)
+    # what the stage recorded, for the run's process to write (executors with ``journals``)
+    journal: list[dict[str, Any]] | None = None
 
 
 class Executor(Protocol):
+    # An executor whose stages run where mlops.db must not be opened (another host) sets
+    # ``journals = True``: its tasks carry ``journal`` and its outcomes bring the records back.
     def warm(self, expected: int) -> None:
         """Get ready for about ``expected`` more tasks (start kernels, connect...)."""
 

@@ -163,6 +163,13 @@ class RunRecorder:
         copy_versions(self.store, entry["run_id"], self._id, name)
         return copied
 
+    def replay(self, name: str, records: list[dict[str, Any]]) -> list[str]:
+        """A remote stage's journal written as its kernel would have written it locally; the
+        problems its kernel would have raised (tracking/journal.py)."""
+        from ..tracking.journal import replay
+
+        return replay(self.store, self._id, name, records)
+
     def tracked_now(self, name: str) -> dict[str, str]:
         """``{path: hash}``: the newest version of each file or folder the stage tracked in this
         run (DataFrames have no path to re-check, so they are not part of the key)."""

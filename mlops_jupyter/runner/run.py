@@ -493,6 +493,11 @@ class _Run:
             "origins": {v: stage.why[v] for v in stage.outputs if v in stage.why},
             "workdir": str(self.plan.workdir),  # files opened below it are recorded
         }
+        known = None
+        if getattr(self.executor, "journals", False):  # its kernels cannot read mlops.db
+            from ..tracking.journal import known as journal_known
+
+            known = journal_known(self.store, self.run_id, self.store.last_tracked(base, name))
         task = StageTask(
             stage=name,
             notebook=stage.notebook,
@@ -507,6 +512,7 @@ class _Run:
             # says so, so a failing stage is not retried (retries + 1) squared times
             retries=0 if os.environ.get(NO_RETRIES) else int(stage.options.get("retries", 0)),
             resources=stage.options.get("resources"),
+            journal=known,
         )
         self.status[name] = StageStatus.RUNNING
         self.clock[name] = (time.monotonic(), float("inf"))
@@ -524,6 +530,10 @@ class _Run:
 
     def _outcome(self, name: str, base: str, outcome: StageOutcome) -> None:
         stage = self.plan.stage(name)
+        if outcome.journal:  # a remote stage's records, written here as its kernel would have
+            problems = self.record.replay(name, outcome.journal)
+            if problems and outcome.ok:
+                outcome.ok, outcome.error = False, f"stage '{name}': " + " ".join(problems)
         # the key this execution is stored under: its base plus the data it tracked just now
         files = (outcome.manifest or {}).get("files") or {}
         key = with_data(base, {**files.get("read", {}), **self.record.tracked_now(name)})

@@ -245,6 +245,15 @@ class Store:
             )
         return None
 
+    def run_params(self, run_id: str) -> dict[str, tuple[Any, str | None]]:
+        """``{name: (value, stage that logged it, or None for the run's own parameters)}``."""
+        return {
+            row["name"]: (json.loads(row["value"]), row["stage"])
+            for row in self.db.execute(
+                "SELECT name, value, stage FROM params WHERE run_id = ?", (run_id,)
+            )
+        }
+
     def add_artifact(
         self,
         run_id: str,

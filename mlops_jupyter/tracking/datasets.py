@@ -283,13 +283,24 @@ def track(
 
 
 def copy_versions(store: Store, source_run: str, run_id: str, stage: str) -> None:
-    """A cached stage's data versions, recorded again under the run that reused it (``changed``
-    compared anew: the data may have gone back to this version since)."""
+    """A cached stage's data versions, recorded again under the run that reused it."""
     for row in reversed(store.data_versions(run_id=source_run, stage=stage, limit=None)):
-        info = {k: v for k, v in row.items() if k in DataVersion.__dataclass_fields__}
-        version = DataVersion(**{**info, "changed": False, "time": time.time()})
-        _compare(version, store.last_data_version(version.path))
-        version.run_id, version.stage = run_id, stage
-        store.add_data_version(
-            run_id, stage, version.path, version.hash, version.size, version.info(), version.time
-        )
+        record_version(store, run_id, stage, row, time.time())
+
+
+_RECORD_COLUMNS = ("run_id", "stage", "path", "hash", "size", "time", "timestamp", "rowid")
+
+
+def record_version(
+    store: Store, run_id: str, stage: str, row: dict[str, Any], when: float
+) -> None:
+    """A version seen elsewhere (a cached run's; a remote stage's journal) recorded under this
+    run and stage, ``changed`` compared anew: the data may have gone back to this version since."""
+    known = {k: v for k, v in row.items() if k in DataVersion.__dataclass_fields__}
+    version = DataVersion(**{**known, "changed": False, "time": when})
+    _compare(version, store.last_data_version(version.path))
+    version.run_id, version.stage = run_id, stage
+    extra = {k: v for k, v in row.items() if k not in known and k not in _RECORD_COLUMNS}
+    store.add_data_version(
+        run_id, stage, version.path, version.hash, version.size, {**extra, **version.info()}, when
+    )

@@ -46,7 +46,7 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..session import current_notebook, ipython_shell
 
@@ -54,7 +54,10 @@ if TYPE_CHECKING:
     from ..store.db import MetricRow, Store
     from .datasets import DataVersion
 
-CONTEXT_ENV = "MLOPS_TRACKING_CONTEXT"  # {"run_id", "stage", "home"} for spawned children
+CONTEXT_ENV = "MLOPS_TRACKING_CONTEXT"  # the context (CONTEXT_KEYS) for spawned children
+# what a process logs into: the run, its stage, the store; on a remote worker the journal the
+# records go to instead of the store's database, and the object store artifacts go to
+CONTEXT_KEYS = ("run_id", "stage", "home", "journal", "objects")
 FLUSH_INTERVAL = 1.0  # seconds between background writes
 FLUSH_AT = 100_000  # waiting values that wake the flush thread early
 MAX_BUFFER = 1_000_000  # waiting values beyond which the caller writes them itself
@@ -67,11 +70,20 @@ class _Tracker:
     """One run context in this process: its buffer, its store connection, its flush thread."""
 
     def __init__(
-        self, run_id: str, stage: str | None, home: str | Path, *, owns_run: bool = False
+        self,
+        run_id: str,
+        stage: str | None,
+        home: str | Path,
+        *,
+        owns_run: bool = False,
+        journal: str | None = None,
+        objects: str | None = None,
     ) -> None:
         self.run_id = run_id
         self.stage = stage
         self.home = Path(home)
+        self.journal = journal
+        self.objects = objects
         self.owns_run = owns_run  # an interactive run this process opened, and must finish
         self.buffer: list[MetricRow] = []
         self.lock = threading.Lock()  # guards the buffer only: held for an append
@@ -86,10 +98,26 @@ class _Tracker:
 
     def store(self) -> Store:
         if self._store is None:
-            from ..store.db import Store
+            if self.journal:  # a stage on a remote worker: mlops.db is the run's process's
+                from .journal import Journal
 
-            self._store = Store(self.home, shared=True)
+                objects = self.objects or str(self.home / "objects")
+                # the Store methods tracking calls, answered from the journal (see journal.py)
+                self._store = cast("Store", Journal(self.journal, objects))
+            else:
+                from ..store.db import Store
+
+                self._store = Store(self.home, shared=True)
         return self._store
+
+    def context(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "stage": self.stage,
+            "home": str(self.home),
+            "journal": self.journal,
+            "objects": self.objects,
+        }
 
     def start(self) -> None:
         """Start the flush thread (on the first logged value, so a stage that logs nothing
@@ -217,7 +245,7 @@ def _stage_context() -> dict[str, Any] | None:
     shell = ipython_shell()
     found = shell.user_ns.get("_mlops") if shell is not None else None
     if isinstance(found, Mapping) and found.get("run_id") and found.get("home"):
-        return {k: found.get(k) for k in ("run_id", "stage", "home")}
+        return {k: found.get(k) for k in CONTEXT_KEYS}
     return None
 
 
@@ -248,7 +276,7 @@ def _inherited_context() -> dict[str, Any] | None:
     except ValueError:
         return None
     if isinstance(found, dict) and found.get("run_id") and found.get("home"):
-        return {k: found.get(k) for k in ("run_id", "stage", "home")}
+        return {k: found.get(k) for k in CONTEXT_KEYS}
     return None
 
 
@@ -258,9 +286,7 @@ def _publish(context: Mapping[str, Any] | None) -> None:
 
     text = ""
     if context:
-        text = json.dumps(
-            {k: str(context[k]) if context[k] else None for k in ("run_id", "stage", "home")}
-        )
+        text = json.dumps({k: str(context[k]) if context.get(k) else None for k in CONTEXT_KEYS})
     if text:
         os.environ[CONTEXT_ENV] = text
     else:
@@ -280,12 +306,18 @@ def _tracker() -> _Tracker:
             if _context is None:
                 _context = _stage_context() or _inherited_context()
             if _context is not None:
-                _current = _Tracker(_context["run_id"], _context.get("stage"), _context["home"])
+                _current = _Tracker(
+                    _context["run_id"],
+                    _context.get("stage"),
+                    _context["home"],
+                    journal=_context.get("journal"),
+                    objects=_context.get("objects"),
+                )
             else:
                 _current = _open_interactive()
             _current.mirror = _mirror(_current)
             _hook_cells()
-            _publish({"run_id": _current.run_id, "stage": _current.stage, "home": _current.home})
+            _publish(_current.context())
             _hook_child_exit()
         _current.start()
         return _current
@@ -308,7 +340,7 @@ def enter_stage(context: Mapping[str, Any]) -> None:
         ):
             _current.close()
             _current = None
-        _context = {k: context.get(k) for k in ("run_id", "stage", "home")}
+        _context = {k: context.get(k) for k in CONTEXT_KEYS}
         if not _context["run_id"] or not _context["home"]:
             _context = None  # a context from an older runner: track interactively instead
         _hook_cells()
@@ -440,11 +472,9 @@ def log_param(key: str, value: Any) -> None:
     with tracker.write_lock:
         clash = tracker.store().add_param(tracker.run_id, tracker.stage, key, plain, kind)
     if clash is not None:
-        owner = f"stage '{clash[1]}'" if clash[1] else "the run's parameters"
-        raise ValueError(
-            f"parameter '{key}' of run {tracker.run_id} is already {clash[0]!r} (from {owner}); "
-            f"a run keeps one value per parameter: log {plain!r} under another name."
-        )
+        from .journal import param_clash
+
+        raise ValueError(param_clash(key, tracker.run_id, clash, plain))
     if tracker.mirror is not None:
         tracker.mirror.param(key, plain)
 
@@ -702,7 +732,7 @@ def _after_fork() -> None:
         # kept, never closed or collected here: if its connection is open after all (the fork
         # could not wait for a write), closing it would drop locks the child takes on the file
         _inherited.append(parent)
-        _context = {"run_id": parent.run_id, "stage": parent.stage, "home": str(parent.home)}
+        _context = parent.context()
         _current = None  # the first value makes this process's tracker, thread and exit hooks
     _hooked = False
     _unguard_sigterm()

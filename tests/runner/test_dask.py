@@ -88,12 +88,27 @@ def seconds(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
+# Loaded by every Python process the workers start (their kernels too, through PYTHONPATH): it
+# writes down each SQLite database the process opens, so a test can see that none opens mlops.db.
+AUDIT = """import os, sys
+def _hook(event, args):
+    if event == "sqlite3.connect":
+        with open(os.environ["MLOPS_TEST_AUDIT"], "a") as f:
+            f.write(f"{os.getpid()} {args[0]}\\n")
+sys.addaudithook(_hook)
+"""
+
+
 class Cluster:
     """A scheduler and two workers (no nanny: a killed worker stays dead), each a process group;
-    w2 has a resource GPU=1."""
+    w2 has a resource GPU=1. ``audit`` lists the SQLite files the workers' processes opened."""
 
     def __init__(self, folder: Path, log: Path) -> None:
         self.file = folder / "scheduler.json"
+        (folder / "audit").mkdir()
+        (folder / "audit" / "sitecustomize.py").write_text(AUDIT)
+        self.audit = folder / "sqlite-opened.log"
+        self.audit.touch()
         env = {
             **os.environ,
             # the scheduler tuned as runner/dask.py tunes its LocalCluster
@@ -115,7 +130,15 @@ class Cluster:
             self.processes[name] = self._start(
                 "dask_worker",
                 ["--nthreads", "1", "--no-nanny", "--no-dashboard", "--host", "127.0.0.1", *offers],
-                {**env, "MLOPS_TEST_WORKER": name, "MLOPS_TEST_LOG": str(log)},
+                {
+                    **env,
+                    "MLOPS_TEST_WORKER": name,
+                    "MLOPS_TEST_LOG": str(log),
+                    "MLOPS_TEST_AUDIT": str(self.audit),
+                    "PYTHONPATH": os.pathsep.join(
+                        [str(folder / "audit"), *filter(None, [os.environ.get("PYTHONPATH")])]
+                    ),
+                },
                 folder,
                 name=name,
             )
@@ -192,6 +215,153 @@ def test_the_diamond_runs_on_two_workers_at_once_with_the_local_run_s_values(
     assert outputs == {s["name"]: s["outputs"] for s in local["stages"]}
     assert set(outputs["a"]) == {"base"} and set(outputs["d"]) == set()
     assert all(len(h) == 40 for o in outputs.values() for h in o.values())
+
+
+TRACKED = [
+    (["setup"], "import mlops_jupyter as mlops\nimport multiprocessing, pathlib"),
+    (
+        ["stage:prepare"],
+        "pathlib.Path('data.csv').write_text('x,y\\n1,2\\n3,4\\n')\n"
+        "mlops.track_data('data.csv')\n"
+        "mlops.log_param('alpha', 0.5)\n"
+        "for step in range(3):\n"
+        "    mlops.log_metric('loss', 1 / (step + 1), step=step)\n"
+        "rows = pathlib.Path('data.csv').read_text().splitlines()",
+    ),
+    (
+        ["stage:left"],
+        "mlops.log_metrics({'acc': 0.9, 'diverged': float('nan')})\n"
+        "pathlib.Path('report.txt').write_text(str(len(rows)))\n"
+        "mlops.log_artifact('report.txt')",
+    ),
+    (
+        ["stage:right"],
+        # a worker process of the kernel logs into the same stage
+        "child = multiprocessing.get_context('fork').Process(\n"
+        "    target=mlops.log_metric, args=('from_child', 7.0))\n"
+        "child.start(); child.join()\n"
+        "mlops.log_param('right_rows', len(rows))",
+    ),
+]
+
+
+def _records(home: Path, run_id: str) -> dict[str, Any]:
+    """What a run recorded, as the faces read it: metrics, params, artifacts, data versions."""
+    import math
+    import sqlite3
+
+    db = sqlite3.connect(home / "mlops.db")
+    try:
+        rows = db.execute(
+            "SELECT stage, key, step, value FROM metrics WHERE run_id = ?", (run_id,)
+        ).fetchall()
+        return {
+            "metrics": sorted(
+                (s, k, st, "nan" if v is None or math.isnan(v) else v) for s, k, st, v in rows
+            ),
+            "params": sorted(
+                db.execute("SELECT stage, name, value FROM params WHERE run_id = ?", (run_id,))
+            ),
+            "artifacts": sorted(
+                db.execute(
+                    "SELECT stage, name, hash, size FROM artifacts WHERE run_id = ?", (run_id,)
+                )
+            ),
+            "data": sorted(
+                db.execute(
+                    "SELECT stage, path, hash, size FROM data_versions WHERE run_id = ?", (run_id,)
+                )
+            ),
+        }
+    finally:
+        db.close()
+
+
+def test_what_stages_record_on_workers_reaches_the_store_through_the_run_alone(
+    make_notebook: MakeNotebook, cluster: Cluster, home: Path, tmp_path: Path
+) -> None:
+    nb = make_notebook(TRACKED, name="tracked.ipynb")
+    run = api.run(nb, executor="dask", address=cluster.address)
+    assert run["status"] == "succeeded", run
+    assert {s["worker"] for s in run["stages"]} <= set(cluster.workers.values())
+    # no process the workers started opened the run's database: the run's process wrote it all
+    opened = cluster.audit.read_text().splitlines()
+    assert not [line for line in opened if "mlops.db" in line], opened
+
+    on_dask = _records(home, run["run_id"])
+    local_home = tmp_path / "local-store"
+    local = api.run(nb, home=local_home)
+    assert local["status"] == "succeeded", local
+    assert on_dask == _records(local_home, local["run_id"])
+    assert ("right", "from_child", None, 7.0) in on_dask["metrics"]
+    assert ("left", "diverged", None, "nan") in on_dask["metrics"]
+    assert [a[:2] for a in on_dask["artifacts"]] == [("left", "report.txt")]
+    assert [d[:2] for d in on_dask["data"]] == [("prepare", str(nb.parent / "data.csv"))]
+    # and the record reads as a local run's does: the data version new, the key knowing the file
+    with Store(home) as store:
+        (version,) = store.data_versions(run_id=run["run_id"])
+        assert version["new"] is True and version["changed"] is False
+    again = api.run(nb, executor="dask", address=cluster.address)
+    assert {s["status"] for s in again["stages"]} == {"cached"}, again["stages"]
+
+
+def test_a_stage_on_a_worker_sees_a_tracked_file_changed_as_a_local_stage_does(
+    make_notebook: MakeNotebook, cluster: Cluster, home: Path, tmp_path: Path
+) -> None:
+    nb = make_notebook(
+        [
+            (["setup"], "import mlops_jupyter as mlops"),
+            (
+                ["stage:load"],
+                "seen = mlops.track_data('input.csv')\n"
+                "mlops.log_metrics({'new': seen.new, 'changed': seen.changed})\n"
+                "size = seen.size",
+            ),
+        ],
+        name="inputs.ipynb",
+    )
+    data = nb.parent / "input.csv"
+    data.write_text("x\n1\n")
+
+    def seen(run: dict[str, Any], store: Path) -> dict[str, float]:
+        assert run["status"] == "succeeded", run
+        return {k: v for _, k, _, v in _records(store, run["run_id"])["metrics"]}
+
+    first = api.run(nb, executor="dask", address=cluster.address)
+    assert seen(first, home) == {"new": 1.0, "changed": 0.0}
+    data.write_text("x\n1\n2\n")  # the user changes the file: the stage runs again
+    second = api.run(nb, executor="dask", address=cluster.address)
+    assert by_name(second)["load"]["status"] == "succeeded"
+    assert seen(second, home) == {"new": 0.0, "changed": 1.0}
+    with Store(home) as store:
+        newest = store.data_versions(run_id=second["run_id"])[0]
+        assert newest["previous"] == store.data_versions(run_id=first["run_id"])[0]["hash"]
+
+
+def test_a_parameter_two_stages_on_workers_set_differently_fails_one_of_them(
+    make_notebook: MakeNotebook, cluster: Cluster
+) -> None:
+    nb = make_notebook(
+        [
+            (["setup"], "import mlops_jupyter as mlops"),
+            (["stage:a"], "x = 1"),
+            (["stage:b"], "mlops.log_param('who', 'b')\nb = x"),
+            (["stage:c"], "mlops.log_param('who', 'c')\nc = x"),
+        ],
+        name="clash.ipynb",
+    )
+    run = api.run(nb, executor="dask", address=cluster.address)
+    stages = by_name(run)
+    failed = [n for n in ("b", "c") if stages[n]["status"] == "failed"]
+    assert len(failed) == 1, stages
+    # said as the kernel says it, whether the clash shows there (the other stage's record
+    # reached the store before this one started) or only when the run writes its journal
+    other = "c" if failed == ["b"] else "b"
+    assert (
+        f"parameter 'who' of run {run['run_id']} is already '{other}' (from stage '{other}'); a "
+        f"run keeps one value per parameter: log '{failed[0]}' under another name."
+    ) in stages[failed[0]]["error"]
+    assert run["status"] == "failed"
 
 
 def test_a_stage_tagged_resources_runs_on_a_worker_that_has_them(
