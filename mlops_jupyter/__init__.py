@@ -18,6 +18,8 @@ if TYPE_CHECKING:  # the real signatures, for type checkers and editors
     from .ipython.widgets import show_metrics as show_metrics
     from .ipython.widgets import show_run as show_run
     from .tracking.datasets import DataVersion as DataVersion
+    from .tracking.require import CheckFailed as CheckFailed
+    from .tracking.require import require as require
     from .tracking.runtime import end_run as end_run
     from .tracking.runtime import flush as flush
     from .tracking.runtime import log_artifact as log_artifact
@@ -39,6 +41,8 @@ _LAZY = {
     "end_run": "tracking.runtime",
     "start_run": "tracking.runtime",
     "DataVersion": "tracking.datasets",
+    "require": "tracking.require",
+    "CheckFailed": "tracking.require",
     "show_run": "ipython.widgets",  # the inline views need ipywidgets (installed with the package)
     "show_metrics": "ipython.widgets",
     "show_data": "ipython.widgets",

@@ -209,7 +209,8 @@ function hasOptions(tags: ICellTags): boolean {
     tags.cache !== null ||
     tags.retries !== null ||
     tags.timeout !== null ||
-    tags.resources !== null
+    tags.resources !== null ||
+    tags.check !== null
   );
 }
 

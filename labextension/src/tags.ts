@@ -57,6 +57,7 @@ const KALE_SPECIAL: ReadonlySet<string> = new Set([
 const OPTION_PREFIXES = ['cache:', 'retries:', 'timeout:', 'resources:'];
 export const AFTER_PREFIXES = ['after:', 'prev:'];
 export const MAGIC_PREFIX = '%%mlops';
+export const CHECK_TAG = 'check';
 
 /** A tag (or `%%mlops` line) that does not parse; the caller adds the cell's location. */
 export class TagError extends Error {
@@ -81,6 +82,8 @@ export interface ICellTags {
   timeout: number | null;
   /** What a worker must have to run the stage, by resource name (Dask's `resources=`). */
   resources: { [name: string]: number } | null;
+  /** A check stage: its failure is a check failure, which keeps the run's models from promotion. */
+  check: boolean | null;
   /** The first source line is a `%%mlops stage` line. */
   magic: boolean;
   /** Carries any tag this language knows (else the cell continues the cell above). */
@@ -223,6 +226,7 @@ function oneName(tag: string, prefix: string): string {
 function isKnownTag(tag: string): boolean {
   return (
     Object.prototype.hasOwnProperty.call(ROLE_TAGS, tag) ||
+    tag === CHECK_TAG ||
     [...STAGE_PREFIXES.map(([p]) => p), ...AFTER_PREFIXES, ...OPTION_PREFIXES].some(p =>
       tag.startsWith(p)
     )
@@ -240,9 +244,13 @@ export interface IMagicLine {
   cache?: boolean;
   retries?: number;
   timeout?: number;
+  check?: boolean;
 }
 
-/** Parse `%%mlops stage NAME [--after A,B] [--no-cache] [--retries N] [--timeout S]`. */
+/**
+ * Parse `%%mlops stage NAME [--after A,B] [--no-cache] [--retries N] [--timeout S]
+ * [--check]`.
+ */
 export function parseMagicLine(line: string): IMagicLine {
   const words = pySplit(line);
   const shown = pyRepr(pyStrip(line));
@@ -279,10 +287,13 @@ export function parseMagicLine(line: string): IMagicLine {
       found.timeout = parseTimeout(inline);
     } else if (flag === '--no-cache' && !inline) {
       found.cache = false;
+    } else if (flag === '--check' && !inline) {
+      found.check = true;
     } else {
       throw new TagError(
         `unknown option ${pyRepr(word)} in ${shown}.`,
-        'Known options: --after A,B  --no-cache  --retries N  --timeout SECONDS.'
+        'Known options: --after A,B  --no-cache  --retries N  --timeout SECONDS  ' +
+          '--check.'
       );
     }
   }
@@ -332,11 +343,11 @@ export function parseCellTags(tags: readonly string[], source = ''): ICellTags {
   let stage: string | null = null;
   let dialect: Dialect | null = null;
   const after: string[] = [];
-  const opts = new Map<'cache' | 'retries' | 'timeout', boolean | number>();
+  const opts = new Map<'cache' | 'retries' | 'timeout' | 'check', boolean | number>();
   const resources = new Map<string, number>();
 
   const setOpt = (
-    key: 'cache' | 'retries' | 'timeout',
+    key: 'cache' | 'retries' | 'timeout' | 'check',
     value: boolean | number,
     tag: string
   ): void => {
@@ -394,6 +405,8 @@ export function parseCellTags(tags: readonly string[], source = ''): ICellTags {
       if (!after.includes(name)) {
         after.push(name);
       }
+    } else if (tag === CHECK_TAG) {
+      setOpt('check', true, tag);
     } else if (tag.startsWith('cache:')) {
       setOpt('cache', parseCache(tag.slice(6)), tag);
     } else if (tag.startsWith('retries:')) {
@@ -423,7 +436,7 @@ export function parseCellTags(tags: readonly string[], source = ''): ICellTags {
         after.push(name);
       }
     }
-    for (const key of ['cache', 'retries', 'timeout'] as const) {
+    for (const key of ['cache', 'retries', 'timeout', 'check'] as const) {
       const value = found[key];
       if (value !== undefined) {
         setOpt(key, value, pyStrip(line));
@@ -453,7 +466,7 @@ export function parseCellTags(tags: readonly string[], source = ''): ICellTags {
       `Move the stage tags to the next code cell, or remove the '${role}' tag.`
     );
   }
-  const get = <T>(key: 'cache' | 'retries' | 'timeout'): T | null =>
+  const get = <T>(key: 'cache' | 'retries' | 'timeout' | 'check'): T | null =>
     opts.has(key) ? (opts.get(key) as T) : null;
   return {
     role,
@@ -468,6 +481,7 @@ export function parseCellTags(tags: readonly string[], source = ''): ICellTags {
           [...resources].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
         )
       : null,
+    check: get<boolean>('check'),
     magic,
     tagged,
     kale,
@@ -486,6 +500,7 @@ export function noTags(): ICellTags {
     retries: null,
     timeout: null,
     resources: null,
+    check: null,
     magic: false,
     tagged: false,
     kale: false,

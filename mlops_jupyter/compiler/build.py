@@ -332,11 +332,17 @@ def _replaced_injections(
 
 
 def _link(nb: Notebook, work: list[_StageWork]) -> None:
-    """Each stage's upstream stages, explicit ``after:`` and data flow, in notebook order; no cycle."""
+    """Each stage's upstream stages, explicit ``after:`` and data flow, in notebook order; no cycle.
+
+    A check stage comes before every stage below it in the notebook, as its failed assert stops
+    the notebook run top to bottom there: what follows a failed check is skipped, not run."""
     order = [w.name for w in work]
+    checks: set[str] = set()
     for w in work:
-        ups = set(w.draft.after) | set(w.inputs.values())
+        ups = set(w.draft.after) | set(w.inputs.values()) | checks
         w.after = tuple(n for n in order if n in ups)
+        if w.draft.options.get("check"):
+            checks.add(w.name)
     cycle = _find_cycle(order, {w.name: w.after for w in work})
     if cycle:
         drafts = [w.draft for w in work]

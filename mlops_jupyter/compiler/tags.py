@@ -40,6 +40,7 @@ KALE_PREFIXES = ("block:", "step:", "prev:")
 _KALE_SPECIAL = ("skip", "imports", "functions", "pipeline-parameters", "pipeline-metrics")
 _AFTER_PREFIXES = ("after:", "prev:")
 MAGIC_PREFIX = "%%mlops"
+CHECK_TAG = "check"
 
 
 class TagError(ValueError):
@@ -63,6 +64,9 @@ class CellTags:
     # ((name, amount), ...) sorted by name: what a worker must have to run the stage (Dask's
     # `submit(resources=...)`, matched against `dask worker --resources "GPU=1"`)
     resources: tuple[tuple[str, float], ...] | None = None
+    # a check stage: its failure (an assert, ``mlops.require``) is a check failure, which fails
+    # the run as any failure does and keeps the models of the run from being promoted
+    check: bool | None = None
     magic: bool = False  # the first source line is a ``%%mlops stage`` line (stripped on compile)
     tagged: bool = False  # carries any tag this language knows (else it continues the cell above)
     kale: bool = False  # carries a tag only Kale's dialect uses
@@ -78,6 +82,8 @@ class CellTags:
             found["timeout"] = self.timeout
         if self.resources is not None:
             found["resources"] = dict(self.resources)
+        if self.check:
+            found["check"] = True
         return found
 
 
@@ -151,7 +157,8 @@ def _one_name(tag: str, prefix: str) -> str:
 
 
 def parse_magic_line(line: str) -> dict[str, object]:
-    """Parse ``%%mlops stage NAME [--after A,B] [--no-cache] [--retries N] [--timeout S]``."""
+    """Parse ``%%mlops stage NAME [--after A,B] [--no-cache] [--retries N] [--timeout S]
+    [--check]``."""
     words = line.split()
     if len(words) < 3 or words[1] != "stage":
         raise TagError(
@@ -178,10 +185,13 @@ def parse_magic_line(line: str) -> dict[str, object]:
             found["timeout"] = _timeout(inline)
         elif flag == "--no-cache" and not inline:
             found["cache"] = False
+        elif flag == "--check" and not inline:
+            found["check"] = True
         else:
             raise TagError(
                 f"unknown option {word!r} in {line.strip()!r}.",
-                hint="Known options: --after A,B  --no-cache  --retries N  --timeout SECONDS.",
+                hint="Known options: --after A,B  --no-cache  --retries N  --timeout SECONDS  "
+                "--check.",
             )
         i += 1
     return found
@@ -234,6 +244,8 @@ def parse_cell_tags(tags: Sequence[str], source: str = "") -> CellTags:
             name = _one_name(tag, tag[: tag.index(":") + 1])
             if name not in after:
                 after.append(name)
+        elif tag == CHECK_TAG:
+            set_opt("check", True, tag)
         elif tag.startswith("cache:"):
             set_opt("cache", _cache(tag[6:]), tag)
         elif tag.startswith("retries:"):
@@ -259,7 +271,7 @@ def parse_cell_tags(tags: Sequence[str], source: str = "") -> CellTags:
         for name in found["after"]:  # type: ignore[attr-defined]
             if name not in after:
                 after.append(name)
-        for key in ("cache", "retries", "timeout"):
+        for key in ("cache", "retries", "timeout", "check"):
             if key in found:
                 set_opt(key, found[key], first_line.strip())
 
@@ -290,6 +302,7 @@ def parse_cell_tags(tags: Sequence[str], source: str = "") -> CellTags:
         retries=opts.get("retries"),  # type: ignore[arg-type]
         timeout=opts.get("timeout"),  # type: ignore[arg-type]
         resources=_sorted_pairs(opts.get("resources")),
+        check=opts.get("check"),  # type: ignore[arg-type]
         magic=magic,
         injected=INJECTED_TAG in stripped,
     )
@@ -313,8 +326,10 @@ _OPTION_PREFIXES = ("cache:", "retries:", "timeout:", "resources:")
 
 def _known(tag: str) -> bool:
     """A tag this language reads (anything else is kept and ignored)."""
-    return tag in _ROLE_TAGS or tag.startswith(
-        (*_STAGE_PREFIXES, *_AFTER_PREFIXES, *_OPTION_PREFIXES)
+    return (
+        tag in _ROLE_TAGS
+        or tag == CHECK_TAG
+        or tag.startswith((*_STAGE_PREFIXES, *_AFTER_PREFIXES, *_OPTION_PREFIXES))
     )
 
 

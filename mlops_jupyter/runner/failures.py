@@ -145,3 +145,14 @@ def describe(
         if evalue
         else f"stage '{stage}' failed{where}: {ename}"
     )
+
+
+def check_failure(stage: str, error: str) -> str:
+    """A check stage's failure, said as one: ``check 'validate' failed at ...: CheckFailed: ...``
+    (the faces and ``mlops model promote`` tell check failures from others by these words)."""
+    own = f"stage '{stage}' "
+    return (
+        f"check '{stage}' {error[len(own) :]}"
+        if error.startswith(own)
+        else (f"check '{stage}' failed: {error}")
+    )

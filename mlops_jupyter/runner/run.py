@@ -27,7 +27,7 @@ from ..store.environment import git_state, local_module_hashes, package_versions
 from .cache import stage_key, with_data
 from .executor import Executor, StageOutcome, StageTask
 from .executors import executors, load_executor
-from .failures import describe_early_exit
+from .failures import check_failure, describe_early_exit
 from .params import coerce
 from .plan import Plan, load_plan, select
 from .record import RunRecorder
@@ -568,6 +568,8 @@ class _Run:
             "worker": getattr(outcome, "worker", None) or self.options.executor,
         }
         if not outcome.ok:
+            if stage.options.get("check") and outcome.error and outcome.error != "interrupted":
+                outcome.error = check_failure(name, outcome.error)
             failure = {
                 "key": key,
                 "base_key": base,

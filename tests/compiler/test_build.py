@@ -393,6 +393,30 @@ def test_edges_are_after_tags_and_data_flow_in_notebook_order(build_nb) -> None:
     assert pipeline.stage("b").after == ()
 
 
+def test_a_check_stage_comes_before_every_stage_below_it(build_nb) -> None:
+    pipeline = build_nb(
+        [
+            (["stage:train"], "model = 1"),
+            (["stage:validate", "check"], "assert model"),
+            (["stage:report"], "summary = str(model)"),
+            (["stage:other"], "y = 2"),
+        ]
+    )
+    assert pipeline.stage("validate").options == {"check": True}
+    assert pipeline.stage("validate").after == ("train",)
+    # as the notebook run top to bottom stops at a failed check, the stages below wait for it
+    assert pipeline.stage("report").after == ("train", "validate")
+    assert pipeline.stage("other").after == ("validate",)
+    assert pipeline.stage("train").after == ()
+
+
+def test_a_check_waiting_for_a_stage_below_it_is_a_cycle(build_nb) -> None:
+    with pytest.raises(CompileError, match="the stages form a cycle"):
+        build_nb(
+            [(["stage:validate", "check", "after:later"], "x = 1"), (["stage:later"], "y = 2")]
+        )
+
+
 def test_an_after_tag_may_point_forward(build_nb) -> None:
     pipeline = build_nb([(["stage:a", "after:b"], "x = 1"), (["stage:b"], "y = 2")])
     assert pipeline.stage("a").after == ("b",)

@@ -16,8 +16,8 @@ from mlops_jupyter.compiler.tags import CellTags, TagError, check_stage_name, pa
 TABLE = Path(__file__).parents[1] / "cases" / "tags.json"
 CASES = json.loads(TABLE.read_text(encoding="utf-8"))["cases"]
 FIELDS = {
-    "role", "stage", "dialect", "after", "cache", "retries", "timeout", "resources", "magic",
-    "injected",
+    "role", "stage", "dialect", "after", "cache", "retries", "timeout", "resources", "check",
+    "magic", "injected",
 }  # fmt: skip
 
 
@@ -31,6 +31,7 @@ def as_dict(parsed: CellTags) -> dict[str, object]:
         "retries": parsed.retries,
         "timeout": parsed.timeout,
         "resources": None if parsed.resources is None else dict(parsed.resources),
+        "check": parsed.check,
         "magic": parsed.magic,
         "injected": parsed.injected,
     }
@@ -60,7 +61,7 @@ def test_the_table_covers_every_tag_form() -> None:
     vocabulary = {
         "stage:", "after:", "parameters", "setup", "skip", "metrics", "cache:", "retries:",
         "timeout:", "resources:", "block:", "step:", "prev:", "imports", "functions", "pipeline-parameters",
-        "pipeline-metrics", "injected-parameters",
+        "pipeline-metrics", "injected-parameters", "check",
     }  # fmt: skip
     assert vocabulary <= tags
     assert any(case["source"].lstrip("\n").startswith("%%mlops stage") for case in CASES)
