@@ -18,13 +18,16 @@ if TYPE_CHECKING:  # the real signatures, for type checkers and editors
     from .ipython.widgets import show_metrics as show_metrics
     from .ipython.widgets import show_run as show_run
     from .tracking.datasets import DataVersion as DataVersion
+    from .tracking.models import ModelVersion as ModelVersion
     from .tracking.require import CheckFailed as CheckFailed
     from .tracking.require import require as require
     from .tracking.runtime import end_run as end_run
     from .tracking.runtime import flush as flush
+    from .tracking.runtime import load_model as load_model
     from .tracking.runtime import log_artifact as log_artifact
     from .tracking.runtime import log_metric as log_metric
     from .tracking.runtime import log_metrics as log_metrics
+    from .tracking.runtime import log_model as log_model
     from .tracking.runtime import log_param as log_param
     from .tracking.runtime import start_run as start_run
     from .tracking.runtime import track_data as track_data
@@ -40,6 +43,9 @@ _LAZY = {
     "flush": "tracking.runtime",
     "end_run": "tracking.runtime",
     "start_run": "tracking.runtime",
+    "log_model": "tracking.runtime",
+    "load_model": "tracking.runtime",
+    "ModelVersion": "tracking.models",
     "DataVersion": "tracking.datasets",
     "require": "tracking.require",
     "CheckFailed": "tracking.require",

@@ -639,3 +639,68 @@ def scheduler(
     )
     loop.run(once=once)
     return {"fired": len(loop.fired)}
+
+
+# -- the model registry (tracking/models.py): `mlops models`, `mlops model show|alias|promote`
+
+
+def models(where: str | Path | None = None) -> list[dict[str, Any]]:
+    """``[{"name", "versions", "latest", "aliases": {alias: version}}]`` (``mlops models --json``)."""
+    from .tracking import models as registry
+
+    try:
+        store = _store(where)
+    except NotFoundError:
+        return []  # no store yet: no models
+    with store:
+        return registry.list_models(store)
+
+
+def model_show(ref: str, where: str | Path | None = None) -> dict[str, Any]:
+    """One version (``NAME``, ``NAME@3``, ``NAME@ALIAS``) with its lineage and signature."""
+    from .tracking import models as registry
+
+    registry.parse_ref(ref)
+    with _store(where, looking_for=f"no model '{ref}': ") as store:
+        return registry.show(store, ref)
+
+
+def model_alias(
+    ref: str, alias: str, *, reason: str | None = None, where: str | Path | None = None
+) -> dict[str, Any]:
+    """Point ``alias`` at the version ``ref`` names, with no requirements (recorded)."""
+    from .tracking import models as registry
+
+    registry.parse_ref(ref)
+    registry.check_alias(alias)
+    with _store(where, looking_for=f"no model '{ref}': ") as store:
+        return registry.set_alias(store, ref, alias, reason)
+
+
+def model_promote(
+    ref: str,
+    alias: str,
+    *,
+    requires: list[str] | tuple[str, ...] = (),
+    reason: str | None = None,
+    where: str | Path | None = None,
+) -> dict[str, Any]:
+    """Move ``alias`` to ``ref`` if its run succeeded and every requirement holds; the result
+    says which held (``"moved"`` False: nothing changed)."""
+    from .tracking import models as registry
+
+    registry.parse_ref(ref)
+    registry.check_alias(alias)
+    for text in requires:
+        registry.parse_requirement(text)
+    with _store(where, looking_for=f"no model '{ref}': ") as store:
+        return registry.promote(store, ref, alias, list(requires), reason)
+
+
+def model_history(name: str, where: str | Path | None = None) -> list[dict[str, Any]]:
+    """Every recorded move of the model's aliases (who, when, from, to, why), oldest first."""
+    from .tracking import models as registry
+
+    registry.parse_ref(name)
+    with _store(where, looking_for=f"no model '{name}': ") as store:
+        return registry.history(store, name)

@@ -171,6 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_schedule_commands(sub)
     add_export_commands(sub)
 
+    from .models import add_commands as add_model_commands  # models, model show|alias|promote
+
+    add_model_commands(sub)
+
     p = sub.add_parser("doctor", help="check the store: database, objects, leftovers")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_doctor)

@@ -384,11 +384,18 @@ class Store:
         return copied > 0
 
     def forget_stage_records(self, run_id: str, stage: str) -> None:
-        """What one stage logged in this run (metrics, parameters, artifacts, data versions):
-        it runs again, and its record must be that execution's alone."""
+        """What one stage logged in this run (metrics, parameters, artifacts, data versions,
+        model versions no alias names yet): it runs again, and its record must be that
+        execution's alone."""
         with self.transaction() as db:
             for table in ("metrics", "params", "artifacts", "data_versions"):
                 db.execute(f"DELETE FROM {table} WHERE run_id = ? AND stage = ?", (run_id, stage))
+            db.execute(
+                "DELETE FROM model_versions WHERE run_id = ? AND stage = ? AND NOT EXISTS"
+                " (SELECT 1 FROM model_aliases a WHERE a.name = model_versions.name"
+                " AND a.version = model_versions.version)",
+                (run_id, stage),
+            )
 
     def stat_get(self, path: str) -> tuple[int, int, int, int, str, int] | None:
         """The stat cache entry of a file: ``(inode, size, mtime_ns, ctime_ns, hash, checked_ns)``."""
@@ -748,6 +755,248 @@ class Store:
             series["steps"].append(step)
             series["values"].append(nan if value is None else value)
         return found
+
+    # -- models: what tracking/models.py writes and reads (the registry's rules live there)
+
+    def add_model_version(
+        self,
+        run_id: str | None,
+        stage: str | None,
+        name: str,
+        digest: str,
+        size: int,
+        flavor: str,
+        format: str,
+        loader: dict[str, Any],
+        signature: dict[str, Any] | None,
+    ) -> int:
+        """Record a new version of model ``name`` and return its number: 1, 2, ... per name,
+        taken inside this transaction, so two stages logging at once get two. Its lineage is
+        copied from the run as it stands now (the caller flushes buffered metrics first): the
+        pipeline version, the run's parameters, the last value of each metric of this stage,
+        the data versions the run tracked."""
+        with self.transaction() as db:
+            version = int(
+                db.execute(
+                    "SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE name = ?",
+                    (name,),
+                ).fetchone()[0]
+            )
+            run = db.execute(
+                "SELECT pipeline, version FROM runs WHERE id = ?", (run_id,)
+            ).fetchone()
+            parameters = {
+                r["name"]: json.loads(r["value"])
+                for r in db.execute(
+                    "SELECT name, value FROM params WHERE run_id = ? ORDER BY rowid", (run_id,)
+                )
+            }
+            data: dict[str, str] = {}
+            for r in db.execute(
+                "SELECT path, hash FROM data_versions WHERE run_id = ? ORDER BY time, rowid",
+                (run_id,),
+            ):
+                data[r["path"]] = r["hash"]
+            db.execute(
+                "INSERT INTO model_versions VALUES"
+                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    name,
+                    version,
+                    digest,
+                    flavor,
+                    format,
+                    size,
+                    run_id,
+                    stage,
+                    run["pipeline"] if run else None,
+                    run["version"] if run else None,
+                    json.dumps(parameters, sort_keys=True),
+                    json.dumps(self.stage_metrics(run_id, stage)),
+                    json.dumps([{"path": p, "hash": h} for p, h in data.items()]),
+                    None if signature is None else json.dumps(signature, sort_keys=True),
+                    json.dumps(loader, sort_keys=True),
+                    time.time(),
+                ),
+            )
+        return version
+
+    def stage_metrics(self, run_id: str | None, stage: str | None) -> dict[str, float]:
+        """The last value of each metric one stage of a run logged (``stage=None``: the metrics
+        of an interactive run, which has no stages), in the order keys were first logged."""
+        found: dict[str, float] = {}
+        for r in self.db.execute(
+            "SELECT key, value FROM (SELECT key, value, ROW_NUMBER() OVER"
+            " (PARTITION BY key ORDER BY time DESC, rowid DESC) AS newest,"
+            " MIN(time) OVER (PARTITION BY key) AS first FROM metrics"
+            " WHERE run_id = ? AND stage IS ?) WHERE newest = 1 ORDER BY first, key",
+            (run_id, stage),
+        ):
+            found[r["key"]] = float("nan") if r["value"] is None else r["value"]
+        return found
+
+    def model_version(self, name: str, version: int) -> dict[str, Any] | None:
+        """One version (``mlops model show --json``), or None. Its metrics are those copied in
+        when it was logged, updated with what its stage logged afterwards while the run's record
+        is there (a stage may log the model first and evaluate it after)."""
+        row = self.db.execute(
+            "SELECT m.*, r.status AS run_status, r.origin AS run_origin, s.status AS stage_status"
+            " FROM model_versions m LEFT JOIN runs r ON r.id = m.run_id"
+            " LEFT JOIN stage_runs s ON s.run_id = m.run_id AND s.stage = m.stage"
+            " WHERE m.name = ? AND m.version = ?",
+            (name, version),
+        ).fetchone()
+        if row is None:
+            return None
+        metrics = json.loads(row["metrics"])
+        if row["run_status"] is not None:
+            metrics.update(self.stage_metrics(row["run_id"], row["stage"]))
+        aliases = [
+            r["alias"]
+            for r in self.db.execute(
+                "SELECT alias FROM model_aliases WHERE name = ? AND version = ? ORDER BY alias",
+                (name, version),
+            )
+        ]
+        return {
+            "name": row["name"],
+            "version": row["version"],
+            "hash": row["hash"],
+            "flavor": row["flavor"],
+            "format": row["format"],
+            "size": row["size"],
+            "run_id": row["run_id"],
+            "stage": row["stage"],
+            "pipeline": row["pipeline"],
+            "pipeline_version": row["pipeline_version"],
+            "parameters": json.loads(row["parameters"]),
+            "metrics": metrics,
+            "data": json.loads(row["data"]),
+            "aliases": aliases,
+            "signature": json.loads(row["signature"]) if row["signature"] else None,
+            "loader": json.loads(row["loader"]),
+            "created_at": _iso(row["created_at"]),
+            # None: the run's record was removed (its lineage above stays)
+            "run_status": row["run_status"],
+            "run_origin": row["run_origin"],
+            "stage_status": row["stage_status"],
+        }
+
+    def model_latest(self, name: str) -> int | None:
+        row = self.db.execute(
+            "SELECT MAX(version) FROM model_versions WHERE name = ?", (name,)
+        ).fetchone()
+        return None if row[0] is None else int(row[0])
+
+    def model_alias(self, name: str, alias: str) -> int | None:
+        """The version ``alias`` points to, or None."""
+        row = self.db.execute(
+            "SELECT version FROM model_aliases WHERE name = ? AND alias = ?", (name, alias)
+        ).fetchone()
+        return None if row is None else int(row["version"])
+
+    def model_summaries(self) -> list[dict[str, Any]]:
+        """``[{"name", "versions", "latest", "aliases": {alias: version}}]`` by name."""
+        found = [
+            {"name": r["name"], "versions": r["n"], "latest": r["latest"], "aliases": {}}
+            for r in self.db.execute(
+                "SELECT name, COUNT(*) AS n, MAX(version) AS latest FROM model_versions"
+                " GROUP BY name ORDER BY name"
+            )
+        ]
+        by_name = {m["name"]: m for m in found}
+        for r in self.db.execute("SELECT name, alias, version FROM model_aliases ORDER BY alias"):
+            if r["name"] in by_name:
+                by_name[r["name"]]["aliases"][r["alias"]] = r["version"]
+        return found
+
+    def model_version_numbers(self, name: str) -> list[int]:
+        return [
+            int(r[0])
+            for r in self.db.execute(
+                "SELECT version FROM model_versions WHERE name = ? ORDER BY version", (name,)
+            )
+        ]
+
+    def move_model_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int,
+        *,
+        how: str,
+        user: str | None,
+        reason: str | None = None,
+        requirements: list[dict[str, Any]] | None = None,
+        expected: int | str | None = "any",
+    ) -> int | None:
+        """Point ``alias`` at ``version`` and record the move (who, when, from, to, why, the
+        requirements checked), in one transaction; returns where it pointed before.
+        ``expected`` (a version, or None for nowhere) is where the caller saw it point when it
+        checked the requirements: if another process moved it meanwhile, nothing is written."""
+        from ..errors import ConflictError
+
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT version FROM model_aliases WHERE name = ? AND alias = ?", (name, alias)
+            ).fetchone()
+            before = None if row is None else int(row["version"])
+            if expected != "any" and before != expected:
+                raise ConflictError(
+                    f"{name}@{alias} was moved to version {before} by someone else while the "
+                    "requirements were checked; nothing was changed.",
+                    hint="Run the command again to check against the new baseline.",
+                )
+            now = time.time()
+            db.execute(
+                "INSERT OR REPLACE INTO model_aliases VALUES (?, ?, ?, ?)",
+                (name, alias, version, now),
+            )
+            db.execute(
+                "INSERT INTO alias_moves (name, alias, from_version, to_version, how, user,"
+                " time, reason, requirements) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    name,
+                    alias,
+                    before,
+                    version,
+                    how,
+                    user,
+                    now,
+                    reason,
+                    None if requirements is None else json.dumps(requirements),
+                ),
+            )
+        return before
+
+    def alias_moves(self, name: str, alias: str | None = None) -> list[dict[str, Any]]:
+        """Every recorded move of the aliases of ``name`` (of one ``alias``), oldest first."""
+        query = "SELECT * FROM alias_moves WHERE name = ?"
+        args: list[Any] = [name]
+        if alias is not None:
+            query += " AND alias = ?"
+            args.append(alias)
+        return [
+            {
+                "name": r["name"],
+                "alias": r["alias"],
+                "from": r["from_version"],
+                "to": r["to_version"],
+                "how": r["how"],
+                "who": r["user"],
+                "when": _iso(r["time"]),
+                "why": r["reason"],
+                "requirements": json.loads(r["requirements"]) if r["requirements"] else None,
+            }
+            for r in self.db.execute(query + " ORDER BY time, id", args)
+        ]
+
+    def model_objects(self) -> dict[str, str]:
+        """``{object key: "name@version"}`` of every model version (gc keeps them all)."""
+        return {
+            r["hash"]: f"{r['name']}@{r['version']}"
+            for r in self.db.execute("SELECT name, version, hash FROM model_versions")
+        }
 
     def referenced_objects(self, without: Collection[str] = ()) -> set[str]:
         """Every object a run's record or a cache entry names, leaving out the runs ``without``

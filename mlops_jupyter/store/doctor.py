@@ -50,6 +50,7 @@ def check(home: Path) -> list[dict[str, Any]]:
         return [damage]
     with Store(home) as store:
         found = _missing_objects(store)
+        found += _missing_models(store)
         found += _leftovers(store)
         found += _stray_run_folders(store)
     return found
@@ -115,6 +116,26 @@ def _missing_objects(store: Store) -> list[dict[str, Any]]:
             )
         )
     return found
+
+
+def _missing_models(store: Store) -> list[dict[str, Any]]:
+    """Model versions whose bytes are gone from ``objects/``: they can no longer be loaded."""
+    gone = sorted(
+        version
+        for key, version in store.model_objects().items()
+        if not objects.exists(store.objects, key)
+    )
+    if not gone:
+        return []
+    return [
+        finding(
+            "models",
+            f"{len(gone)} model versions name objects missing from {store.objects}.",
+            "Those versions cannot be loaded: log the model again (rerun the stage that logs "
+            "it) and point the aliases at the new version (`mlops model alias NAME@V ALIAS`).",
+            gone,
+        )
+    ]
 
 
 def _keys(outputs: str | None, files: str | None) -> list[str]:

@@ -6,8 +6,8 @@ What is kept, precisely:
   ``older_than=S`` every run started in the last S seconds; given both, a run is removed only if
   both select it (each rule keeps what it keeps, as restic's ``--keep-*`` do); given neither, no
   run is removed;
-* a *root* (:func:`roots`): a run that is still going; schedule pins, model versions and aliases
-  join here;
+* a *root* (:func:`roots`): a run that is still going, and the object of every model version
+  (its run may go: the version keeps a copy of its lineage); schedule pins join here;
 * a run a kept run's cached stage was computed by: the kept run's record points at that run's
   executed notebook, and the cache entry it hit is that run's;
 * every object a kept run or a kept run's cache entry names (values, files stages wrote,
@@ -87,6 +87,9 @@ def roots(store: Store) -> Roots:
         f"SELECT id, host, pid FROM runs WHERE status IN ({marks})", sorted(ACTIVE)
     ):
         found.runs[row["id"]] = f"still running (pid {row['pid']} on {row['host']})"
+    # a model version outlives its run (its lineage is copied in): its bytes must too
+    for key, version in store.model_objects().items():
+        found.objects.setdefault(key, f"model {version}")
     return found
 
 

@@ -95,6 +95,28 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE stage_runs ADD COLUMN worker TEXT;
     """,
+    # 6: the model registry (tracking/models.py). A version's lineage is copied in when it is
+    # logged (parameters, metrics, data as JSON), so it outlives its run; `loader` is what
+    # loading needs (the trusted types skops reported at save time, library versions). An
+    # alias names one version; every move of one is a row of alias_moves, never updated.
+    """
+    CREATE TABLE model_versions (
+        name TEXT NOT NULL, version INTEGER NOT NULL, hash TEXT NOT NULL, flavor TEXT NOT NULL,
+        format TEXT NOT NULL, size INTEGER NOT NULL, run_id TEXT, stage TEXT, pipeline TEXT,
+        pipeline_version TEXT, parameters TEXT NOT NULL, metrics TEXT NOT NULL,
+        data TEXT NOT NULL, signature TEXT, loader TEXT NOT NULL, created_at REAL NOT NULL,
+        PRIMARY KEY (name, version));
+    CREATE INDEX model_versions_run ON model_versions (run_id, stage);
+    CREATE INDEX model_versions_hash ON model_versions (hash);
+    CREATE TABLE model_aliases (
+        name TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER NOT NULL,
+        updated_at REAL NOT NULL, PRIMARY KEY (name, alias));
+    CREATE TABLE alias_moves (
+        id INTEGER PRIMARY KEY, name TEXT NOT NULL, alias TEXT NOT NULL, from_version INTEGER,
+        to_version INTEGER NOT NULL, how TEXT NOT NULL, user TEXT, time REAL NOT NULL,
+        reason TEXT, requirements TEXT);
+    CREATE INDEX alias_moves_name ON alias_moves (name, alias, time);
+    """,
 ]
 
 

@@ -291,9 +291,7 @@ def copy_versions(store: Store, source_run: str, run_id: str, stage: str) -> Non
 _RECORD_COLUMNS = ("run_id", "stage", "path", "hash", "size", "time", "timestamp", "rowid")
 
 
-def record_version(
-    store: Store, run_id: str, stage: str, row: dict[str, Any], when: float
-) -> None:
+def record_version(store: Store, run_id: str, stage: str, row: dict[str, Any], when: float) -> None:
     """A version seen elsewhere (a cached run's; a remote stage's journal) recorded under this
     run and stage, ``changed`` compared anew: the data may have gone back to this version since."""
     known = {k: v for k, v in row.items() if k in DataVersion.__dataclass_fields__}

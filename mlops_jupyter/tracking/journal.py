@@ -113,6 +113,23 @@ class Journal:
         record = {"path": path, "hash": digest, "size": size, "info": info, "time": when}
         self._append([{"op": "data", **record}])
 
+    def add_model_version(
+        self,
+        run_id: str | None,
+        stage: str | None,
+        name: str,
+        digest: str,
+        size: int,
+        flavor: str,
+        format: str,
+        loader: dict[str, Any],
+        signature: dict[str, Any] | None,
+    ) -> None:
+        """Numbered at replay, by the run's process: a worker cannot know the next version."""
+        record = {"name": name, "hash": digest, "size": size, "flavor": flavor}
+        record.update(format=format, loader=loader, signature=signature)
+        self._append([{"op": "model", **record}])
+
     def last_data_version(self, path: str) -> dict[str, Any] | None:
         found = self._data.get(path)
         if found is None:
@@ -201,6 +218,18 @@ def replay(
                 record["digest"],
                 record["path"],
                 record["size"],
+            )
+        elif op == "model":
+            store.add_model_version(
+                run_id,
+                stage,
+                record["name"],
+                record["hash"],
+                record["size"],
+                record["flavor"],
+                record["format"],
+                record["loader"],
+                record["signature"],
             )
         elif op == "data":
             info = {**record["info"], "path": record["path"], "hash": record["hash"]}

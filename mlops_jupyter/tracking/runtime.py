@@ -53,6 +53,7 @@ from ..session import current_notebook, ipython_shell
 if TYPE_CHECKING:
     from ..store.db import MetricRow, Store
     from .datasets import DataVersion
+    from .models import ModelVersion
 
 CONTEXT_ENV = "MLOPS_TRACKING_CONTEXT"  # the context (CONTEXT_KEYS) for spawned children
 # what a process logs into: the run, its stage, the store; on a remote worker the journal the
@@ -525,6 +526,72 @@ def track_data(
             name=name,
             verify=verify,
         )
+
+
+def log_model(
+    model: Any, name: str, *, example: Any = None, format: str | None = None
+) -> ModelVersion:
+    """Store ``model`` as the next version of model ``name``, with the lineage of the current
+    run and stage (see :mod:`~mlops_jupyter.tracking.models`): scikit-learn through skops,
+    numpy as ``.npy``, DataFrames as parquet; anything else only with ``format="pickle"``.
+    ``example`` (a few input rows) gives the signature."""
+    from ..store import objects
+    from . import models
+
+    models.check_name(name)
+    packed = models.pack(model, format=format, example=example)  # a refusal writes nothing
+    tracker = _tracker()
+    tracker.flush()  # the stage's metrics so far are part of the version's lineage
+    with tracker.write_lock:
+        store = tracker.store()
+        digest = objects.open_objects(store.objects).put(packed.data)
+        version = store.add_model_version(
+            tracker.run_id,
+            tracker.stage,
+            name,
+            digest,
+            len(packed.data),
+            packed.flavor,
+            packed.format,
+            packed.loader,
+            packed.signature,
+        )
+    return models.ModelVersion(
+        name,
+        version,
+        digest,
+        packed.flavor,
+        packed.format,
+        len(packed.data),
+        tracker.run_id,
+        tracker.stage,
+        packed.signature,
+    )
+
+
+def load_model(ref: str) -> Any:
+    """The model ``"name@alias"``, ``"name@3"`` or ``"name"`` (the newest version), from the
+    store this process logs into (a stage's), else the one serving the notebook or folder."""
+    from ..errors import NotFoundError
+    from ..store.db import Store
+    from . import models
+
+    context = _current.context() if _current is not None else None
+    context = context or _context or _stage_context() or _inherited_context()
+    if context:
+        home = Path(context["home"])
+    else:
+        from ..home import find_home
+
+        found = current_notebook(ipython_shell())
+        home = find_home(Path(found).parent if found else Path.cwd())
+    if not (home / "mlops.db").exists():
+        raise NotFoundError(
+            f"no model {ref!r}: there is no store at {home}.",
+            hint="Log one with mlops.log_model(model, NAME), or set MLOPS_HOME.",
+        )
+    with Store(home) as store:
+        return models.load(store, ref)
 
 
 def flush() -> None:
