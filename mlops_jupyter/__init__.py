@@ -17,10 +17,13 @@ if TYPE_CHECKING:  # the real signatures, for type checkers and editors
     from .ipython.widgets import show_data as show_data
     from .ipython.widgets import show_metrics as show_metrics
     from .ipython.widgets import show_run as show_run
+    from .tracking.checks import DataCheckFailed as DataCheckFailed
     from .tracking.datasets import DataVersion as DataVersion
+    from .tracking.drift import drift as drift
     from .tracking.models import ModelVersion as ModelVersion
     from .tracking.require import CheckFailed as CheckFailed
     from .tracking.require import require as require
+    from .tracking.runtime import check_data as check_data
     from .tracking.runtime import end_run as end_run
     from .tracking.runtime import flush as flush
     from .tracking.runtime import load_model as load_model
@@ -46,6 +49,9 @@ _LAZY = {
     "log_model": "tracking.runtime",
     "load_model": "tracking.runtime",
     "ModelVersion": "tracking.models",
+    "check_data": "tracking.runtime",
+    "DataCheckFailed": "tracking.checks",
+    "drift": "tracking.drift",
     "DataVersion": "tracking.datasets",
     "require": "tracking.require",
     "CheckFailed": "tracking.require",

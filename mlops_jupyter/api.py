@@ -266,7 +266,11 @@ def params(run_ref: str = "latest", where: str | Path | None = None) -> dict[str
 
 
 def data(
-    path: str | Path | None = None, where: str | Path | None = None, *, limit: int = 100
+    path: str | Path | None = None,
+    where: str | Path | None = None,
+    *,
+    limit: int = 100,
+    drift: bool = False,
 ) -> list[dict[str, Any]]:
     """Recorded data versions, newest first (``mlops data --json``): each is ``{run_id, stage,
     path, kind, hash, size, time, changed, previous, schema_diff}`` plus, for tables, ``rows,
@@ -282,12 +286,168 @@ def data(
     else:
         with store:
             found = store.data_versions(names or None, limit=limit)
+            if drift:
+                _drift_against_previous(store, found)
     if path is not None and not found:
         raise NotFoundError(
             f"no data versions recorded for '{path}'.",
             hint="`mlops data` lists what has been tracked (mlops.track_data(PATH)).",
         )
     return found
+
+
+def _drift_against_previous(store: Any, versions: list[dict[str, Any]]) -> None:
+    """Each changed table version gets ``"drift": {"drift", "share", "drifted": [columns]}``
+    against the version before it (what the data views show); None where either side has no
+    sketch."""
+    from .tracking import checks
+    from .tracking.drift import compare
+
+    sketches: dict[str, Any] = {}
+
+    def sketch(key: str | None) -> Any:
+        if key and key not in sketches:
+            sketches[key] = checks.load_sketch(store, key)
+        return sketches.get(key) if key else None
+
+    for version in versions:
+        if not (version.get("changed") and version.get("previous") and version.get("sketch")):
+            continue
+        before = store.data_version(version["path"], version["previous"])
+        ref, cur = sketch(before.get("sketch")), sketch(version["sketch"])
+        if ref is None or cur is None:
+            version["drift"] = None
+            continue
+        found = compare(ref, cur)
+        drifted = [name for name, c in found["columns"].items() if c["drift"]]
+        version["drift"] = {"drift": found["drift"], "share": found["share"], "drifted": drifted}
+
+
+def _data_path(path: str | Path, store: Any) -> str:
+    """The path a file's versions are recorded under (absolute), or a DataFrame's name as
+    given when that is what the store knows."""
+    text = str(path)
+    absolute = str(Path(path).resolve())
+    if store.last_data_version(absolute) is None and store.last_data_version(text) is not None:
+        return text
+    return absolute
+
+
+def data_check(
+    path: str | Path,
+    *,
+    against: str | None = None,
+    schema: str | Path | None = None,
+    where: str | Path | None = None,
+) -> dict[str, Any]:
+    """``mlops data check``: the table at ``path`` now, against ``schema`` (a pandera YAML
+    file) or the schema of a recorded version (``against``: a hash prefix; default the newest
+    that passed its check). Reads only: nothing is recorded. ``{"path", "against", "passed",
+    "failures"}``."""
+    from .tracking import checks, datasets
+
+    file = Path(path).resolve()
+    fmt = datasets.TABLE_SUFFIXES.get(file.suffix.lower())
+    if fmt is None:
+        raise MlopsError(
+            f"{path} is not a table mlops reads (.csv, .tsv, .parquet).",
+            hint="Check a DataFrame with mlops.check_data(frame) in the notebook instead.",
+        )
+    if not file.is_file():
+        raise NotFoundError(f"there is no file {path}.")
+    rules: Any = None
+    if schema is not None:
+        try:
+            rules = checks.parse_schema(Path(schema))
+        except (ValueError, TypeError, ImportError) as exc:
+            raise MlopsError(str(exc)) from None
+        against_info: Any = "schema"
+    else:
+        with _store(where, looking_for=f"nothing to check {path} against: ") as store:
+            key = str(file)
+            version = (
+                store.data_version(key, against) if against else store.baseline_data_version(key)
+            )
+            if version is None:
+                raise NotFoundError(
+                    f"no version of {path} is recorded to check it against.",
+                    hint="Record one with mlops.check_data(PATH) or mlops.track_data(PATH) in "
+                    "a run, or pass --schema FILE.",
+                )
+            if not version.get("dtypes"):
+                raise MlopsError(f"version {version['hash'][:12]} of {path} is not a table.")
+            try:
+                rules = checks.infer_schema(
+                    version, checks.load_sketch(store, version.get("sketch"))
+                )
+            except ImportError as exc:
+                raise MlopsError(str(exc)) from None
+            against_info = {"hash": version["hash"], "time": version["time"]}
+    validator = checks.Validator(rules)
+    found = datasets.describe_table(str(file), fmt, validator=validator)
+    if found is None or "table_error" in found:
+        error = (found or {}).get("table_error", "pandas cannot read it")
+        raise MlopsError(f"{path} cannot be read as a table ({error}).")
+    failures = validator.failures()
+    return {
+        "path": str(file),
+        "against": against_info,
+        "passed": not failures,
+        "failures": failures,
+    }
+
+
+def data_drift(
+    path: str | Path,
+    *,
+    from_version: str | None = None,
+    to_version: str | None = None,
+    where: str | Path | None = None,
+) -> dict[str, Any]:
+    """``mlops data drift``: two recorded versions of a table compared column by column
+    (tracking/drift.py); by default the newest and the one before it. ``{"path", "from",
+    "to", "drift", "share", "columns"}``."""
+    from .tracking import checks, drift
+
+    with _store(where, looking_for=f"no versions of {path}: ") as store:
+        key = _data_path(path, store)
+        history = store.data_versions([key], limit=None)
+        if not history:
+            raise NotFoundError(
+                f"no data versions recorded for '{path}'.",
+                hint="`mlops data` lists what has been tracked (mlops.track_data(PATH)).",
+            )
+        distinct = list({v["hash"]: v for v in reversed(history)}.values())[::-1]
+        to = store.data_version(key, to_version) if to_version else distinct[0]
+        if from_version:
+            start = store.data_version(key, from_version)
+        else:
+            older = [
+                v for v in distinct if v["timestamp"] < to["timestamp"] and v["hash"] != to["hash"]
+            ]
+            if not older:
+                raise NotFoundError(
+                    f"{path} has only one version before {to['hash'][:12]}: nothing to compare.",
+                    hint="Drift compares two versions: track the data again once it changed.",
+                )
+            start = older[0]
+        sketches = []
+        for version in (start, to):
+            sketch = checks.load_sketch(store, version.get("sketch"))
+            if sketch is None:
+                raise MlopsError(
+                    f"version {version['hash'][:12]} of {path} has no drift sketch: it is not a "
+                    "table, or it was recorded before mlops-jupyter kept them.",
+                    hint="Track the data again (mlops.track_data) to record one.",
+                )
+            sketches.append(sketch)
+    found = drift.compare(*sketches)
+    return {
+        "path": key,
+        "from": {"hash": start["hash"], "time": start["time"], "rows": start.get("rows")},
+        "to": {"hash": to["hash"], "time": to["time"], "rows": to.get("rows")},
+        **found,
+    }
 
 
 def diff(run_a: str, run_b: str, where: str | Path | None = None) -> dict[str, Any]:

@@ -22,7 +22,9 @@ FLOORS: list[list[str]] = [
     ["cli", "ipython", "server"],  # the faces
     ["views"],  # text, tables, graphs, charts: pure, shared by the faces
     ["api", "request"],  # the one core every face calls, and the run request it takes
-    ["export"],  # a pipeline for other orchestrators: Airflow, Kubeflow Pipelines, a Dockerfile
+    # a pipeline for other orchestrators (Airflow, Kubeflow Pipelines, a Dockerfile); a model as
+    # a microservice (FastAPI), its traffic recorded and watched
+    ["export", "serve"],
     ["schedule"],  # cron schedules and the loop that fires them (through the runner)
     ["runner"],  # the engine
     ["values"],  # what a stage kernel imports: values in and out, fingerprints

@@ -181,8 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+DATA_VERBS = ("check", "drift")  # `mlops data VERB PATH`: see cli/records.py
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["data"] and len(argv) > 1 and argv[1] in DATA_VERBS:
+        argv[:2] = [f"data-{argv[1]}"]  # a file called 'check' is ./check
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -56,10 +56,11 @@ def metrics_command(args: argparse.Namespace) -> int:
 
 def data_command(args: argparse.Namespace) -> int:
     from .. import api
+    from ..views.tables import version_notes
     from ..views.text import changes_line, human_size, schema_changes, shape
     from .output import print_json, table
 
-    versions = api.data(args.path, limit=args.limit)
+    versions = api.data(args.path, limit=args.limit, drift=True)
     if args.json:
         print_json(versions)
         return 0
@@ -87,6 +88,35 @@ def data_command(args: argparse.Namespace) -> int:
                 print(
                     f"  {v['hash'][:12]} vs {str(v.get('previous'))[:12]}: {changes_line(schema_changes(v['schema_diff'], ascii=True))}"
                 )
+    for v in versions:  # drift against the version before, a failed check
+        for _, text, _ in version_notes(v):
+            print(f"  {v['hash'][:12]}: {text}")
+    return 0
+
+
+def data_check_command(args: argparse.Namespace) -> int:
+    from .. import api
+    from ..views.data import check_text
+    from .output import print_json
+
+    result = api.data_check(args.path, against=args.against, schema=args.schema)
+    if args.json:
+        print_json(result)
+    else:
+        print(check_text(result))
+    return 0 if result["passed"] else 1
+
+
+def data_drift_command(args: argparse.Namespace) -> int:
+    from .. import api
+    from ..views.data import drift_text
+    from .output import print_json
+
+    result = api.data_drift(args.path, from_version=args.from_version, to_version=args.to_version)
+    if args.json:
+        print_json(result)
+    else:
+        print(drift_text(result))
     return 0
 
 
@@ -138,11 +168,37 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help='{key: [{"step", "value", "time"}, ...]}')
     p.set_defaults(func=metrics_command)
 
-    p = sub.add_parser("data", help="data versions tracked, newest first")
+    p = sub.add_parser(
+        "data",
+        help="data versions tracked, newest first (also: data check PATH, data drift PATH)",
+        description="Data versions tracked, newest first. `mlops data check PATH [--against V] "
+        "[--schema FILE]` checks a table against a recorded version's schema; `mlops data "
+        "drift PATH [--from V1] [--to V2]` compares two versions column by column.",
+    )
     p.add_argument("path", metavar="PATH", nargs="?", help="one file, folder or DataFrame name")
     p.add_argument("--limit", type=int, default=100)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=data_command)
+
+    # `mlops data check PATH` and `mlops data drift PATH` (main() routes them here: `data`
+    # itself takes an optional PATH, which argparse cannot share with sub-verbs)
+    p = sub.add_parser("data-check", help=argparse.SUPPRESS)
+    p.add_argument("path", metavar="PATH", help="a .csv, .tsv or .parquet file")
+    p.add_argument(
+        "--against", metavar="VERSION", help="a recorded version (hash prefix); default: the "
+        "newest that passed its check"
+    )  # fmt: skip
+    p.add_argument("--schema", metavar="FILE", help="a pandera schema (YAML) instead")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=data_check_command, command="data check")
+
+    p = sub.add_parser("data-drift", help=argparse.SUPPRESS)
+    p.add_argument("path", metavar="PATH", help="a file or DataFrame name with two versions")
+    p.add_argument("--from", dest="from_version", metavar="V1", help="hash prefix; default: "
+                   "the version before --to")  # fmt: skip
+    p.add_argument("--to", dest="to_version", metavar="V2", help="hash prefix; default: newest")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=data_drift_command, command="data drift")
 
     p = sub.add_parser("params", help="parameters of a run")
     p.add_argument("run", metavar="RUN")

@@ -304,7 +304,7 @@ class DataView(_Refreshable):
         super().__init__()
 
     def refresh(self) -> None:
-        self.versions = api.data(self.path, self.where, limit=self.limit)
+        self.versions = api.data(self.path, self.where, limit=self.limit, drift=True)
         self._body.value = self.html()
 
     def html(self) -> str:

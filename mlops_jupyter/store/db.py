@@ -318,26 +318,84 @@ class Store:
         if limit is not None:
             query += " LIMIT ?"
             args.append(limit)
-        found = []
-        for row in self.db.execute(query, args):
-            found.append(
-                {
-                    **json.loads(row["info"] or "{}"),
-                    "run_id": row["run_id"],
-                    "stage": row["stage"],
-                    "path": row["path"],
-                    "hash": row["hash"],
-                    "size": row["size"],
-                    "time": _iso(row["time"]),
-                    "timestamp": row["time"],
-                }
-            )
-        return found
+        return [self._data_version_dict(row) for row in self.db.execute(query, args)]
+
+    @staticmethod
+    def _data_version_dict(row: sqlite3.Row) -> dict[str, Any]:
+        return {
+            **json.loads(row["info"] or "{}"),
+            "run_id": row["run_id"],
+            "stage": row["stage"],
+            "path": row["path"],
+            "hash": row["hash"],
+            "size": row["size"],
+            "time": _iso(row["time"]),
+            "timestamp": row["time"],
+        }
 
     def last_data_version(self, path: str) -> dict[str, Any] | None:
         """The newest version recorded for ``path`` by any run (what ``changed`` compares with)."""
         found = self.data_versions([path], limit=1)
         return found[0] if found else None
+
+    _PASSING_TABLE = (
+        "json_extract(info, '$.dtypes') IS NOT NULL AND (json_extract(info, '$.check') IS NULL"
+        " OR json_extract(info, '$.check.passed') = 1)"
+    )
+
+    def baseline_data_version(self, path: str) -> dict[str, Any] | None:
+        """The newest table version of ``path`` whose own check did not fail: what
+        ``check_data`` infers the schema from (tracking/checks.py)."""
+        row = self.db.execute(
+            f"SELECT rowid FROM data_versions WHERE path = ? AND {self._PASSING_TABLE}"
+            " ORDER BY time DESC, rowid DESC LIMIT 1",
+            (path,),
+        ).fetchone()
+        return None if row is None else self._data_version_row(row["rowid"])
+
+    def baseline_data_versions(self) -> dict[str, dict[str, Any]]:
+        """``{path: baseline_data_version(path)}`` for every table path (what a remote stage's
+        journal answers ``check_data`` from)."""
+        found = {}
+        for row in self.db.execute(
+            "SELECT rowid FROM (SELECT rowid, ROW_NUMBER() OVER (PARTITION BY path ORDER BY"
+            f" time DESC, rowid DESC) AS newest FROM data_versions WHERE {self._PASSING_TABLE})"
+            " WHERE newest = 1"
+        ):
+            version = self._data_version_row(row["rowid"])
+            found[version["path"]] = version
+        return found
+
+    def data_version(self, path: str, prefix: str) -> dict[str, Any]:
+        """The newest version of ``path`` whose hash starts with ``prefix``; NotFoundError
+        naming the versions there are, or saying the prefix is ambiguous."""
+        from ..errors import MlopsError, NotFoundError
+
+        rows = self.db.execute(
+            "SELECT rowid, hash FROM data_versions WHERE path = ? ORDER BY time DESC, rowid DESC",
+            (path,),
+        ).fetchall()
+        hashes = list(dict.fromkeys(r["hash"] for r in rows))
+        matches = [h for h in hashes if h.startswith(prefix.lower())] if prefix else []
+        if len(matches) > 1:
+            raise MlopsError(
+                f"the version '{prefix}' of {path} is ambiguous: {', '.join(m[:12] for m in matches[:5])}.",
+                hint="Give more characters of the hash.",
+            )
+        if not matches:
+            there = ", ".join(h[:12] for h in hashes[:8]) or "none"
+            raise NotFoundError(
+                f"{path} has no version '{prefix}' (newest first: {there}).",
+                hint="`mlops data PATH` lists its versions; give a prefix of a hash.",
+            )
+        rowid = next(r["rowid"] for r in rows if r["hash"] == matches[0])
+        return self._data_version_row(rowid)
+
+    def _data_version_row(self, rowid: int) -> dict[str, Any]:
+        row = self.db.execute(
+            "SELECT rowid, * FROM data_versions WHERE rowid = ?", (rowid,)
+        ).fetchone()
+        return self._data_version_dict(row)
 
     def last_tracked(self, base_key: str, stage: str) -> dict[str, str]:
         """``{path: kind}`` of the files and folders a stage tracked in its newest successful
@@ -791,12 +849,18 @@ class Store:
                     "SELECT name, value FROM params WHERE run_id = ? ORDER BY rowid", (run_id,)
                 )
             }
-            data: dict[str, str] = {}
+            # the newest version of each path the run tracked, with its drift sketch: what
+            # `mlops monitor` compares served inputs with after the run itself is gone
+            data: dict[str, dict[str, Any]] = {}
             for r in db.execute(
-                "SELECT path, hash FROM data_versions WHERE run_id = ? ORDER BY time, rowid",
+                "SELECT path, hash, json_extract(info, '$.sketch') AS sketch FROM data_versions"
+                " WHERE run_id = ? ORDER BY time, rowid",
                 (run_id,),
             ):
-                data[r["path"]] = r["hash"]
+                data.pop(r["path"], None)
+                data[r["path"]] = {"path": r["path"], "hash": r["hash"]}
+                if r["sketch"]:
+                    data[r["path"]]["sketch"] = r["sketch"]
             db.execute(
                 "INSERT INTO model_versions VALUES"
                 " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -813,7 +877,7 @@ class Store:
                     run["version"] if run else None,
                     json.dumps(parameters, sort_keys=True),
                     json.dumps(self.stage_metrics(run_id, stage)),
-                    json.dumps([{"path": p, "hash": h} for p, h in data.items()]),
+                    json.dumps(list(data.values())),
                     None if signature is None else json.dumps(signature, sort_keys=True),
                     json.dumps(loader, sort_keys=True),
                     time.time(),
@@ -991,12 +1055,18 @@ class Store:
             for r in self.db.execute(query + " ORDER BY time, id", args)
         ]
 
-    def model_objects(self) -> dict[str, str]:
-        """``{object key: "name@version"}`` of every model version (gc keeps them all)."""
-        return {
-            r["hash"]: f"{r['name']}@{r['version']}"
-            for r in self.db.execute("SELECT name, version, hash FROM model_versions")
-        }
+    def model_objects(self, *, sketches: bool = False) -> dict[str, str]:
+        """``{object key: "name@version"}`` of every model version (gc keeps them all);
+        ``sketches``: also the drift sketches of the data in their lineage."""
+        found = {}
+        for r in self.db.execute("SELECT name, version, hash, data FROM model_versions"):
+            label = f"{r['name']}@{r['version']}"
+            found[r["hash"]] = label
+            if sketches:
+                for item in json.loads(r["data"]):
+                    if item.get("sketch"):
+                        found.setdefault(item["sketch"], f"{label} data {item['path']}")
+        return found
 
     def referenced_objects(self, without: Collection[str] = ()) -> set[str]:
         """Every object a run's record or a cache entry names, leaving out the runs ``without``
@@ -1015,7 +1085,10 @@ class Store:
             if run_id not in gone:
                 written = json.loads(text).get("written", {})
                 keys.update(ref["object"] for ref in written.values())
-        for run_id, digest in self.db.execute("SELECT run_id, hash FROM artifacts"):
+        for run_id, digest in self.db.execute(
+            "SELECT run_id, hash FROM artifacts UNION ALL"
+            " SELECT run_id, json_extract(info, '$.sketch') FROM data_versions"
+        ):
             if digest and run_id not in gone:
                 keys.add(digest)
         return keys

@@ -88,7 +88,7 @@ def roots(store: Store) -> Roots:
     ):
         found.runs[row["id"]] = f"still running (pid {row['pid']} on {row['host']})"
     # a model version outlives its run (its lineage is copied in): its bytes must too
-    for key, version in store.model_objects().items():
+    for key, version in store.model_objects(sketches=True).items():
         found.objects.setdefault(key, f"model {version}")
     return found
 

@@ -25,7 +25,7 @@ from ..store.db import Store
 
 TABLE_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 CHUNK_ROWS = 500_000
-TABLE_FIELDS = ("rows", "columns", "dtypes", "profile")
+TABLE_FIELDS = ("rows", "columns", "dtypes", "profile", "sketch")
 
 
 @dataclass
@@ -51,6 +51,11 @@ class DataVersion:
     stage: str | None = None
     time: float = field(default_factory=time.time)
     new: bool = False
+    # a table's drift sketch: its object key (tracking/drift.py)
+    sketch: str | None = None
+    # check_data only: the schema inferred from this version (pandera YAML) and the outcome
+    schema: str | None = None
+    check: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -165,21 +170,38 @@ def _chunks(path: str, fmt: str) -> Any:
             yield batch.to_pandas()
 
 
-def describe_table(source: Any, fmt: str | None = None) -> dict[str, Any] | None:
+def describe_table(
+    source: Any, fmt: str | None = None, *, sketch: bool = False, validator: Any = None
+) -> dict[str, Any] | None:
     """``{rows, columns, dtypes, profile}`` of a DataFrame or a CSV/Parquet file, over all rows;
-    None when the libraries to read it are missing or the file does not parse as a table."""
+    None when the libraries to read it are missing or the file does not parse as a table.
+    ``sketch``: also ``"sketch"``, a :class:`~.drift.Sketch` of it; ``validator``: a
+    :class:`~.checks.Validator` that sees every chunk (the same one pass)."""
     profile = _Profile()
-    if fmt is None:  # a DataFrame
-        profile.add(source)
-        return profile.result()
+    builder = None
+    if sketch:
+        from .drift import SketchBuilder
+
+        builder = SketchBuilder()
     try:
-        for chunk in _chunks(source, fmt):
+        for chunk in [source] if fmt is None else _chunks(source, fmt):
             profile.add(chunk)
+            if builder is not None:
+                builder.add(chunk)
+            if validator is not None:
+                validator.add(chunk)
     except ImportError:
+        if fmt is None:
+            raise
         return None
     except Exception as exc:  # a .csv that is not a table is still a versioned file
+        if fmt is None or (validator is not None and not isinstance(exc, (ValueError, OSError))):
+            raise
         return {"table_error": f"{type(exc).__name__}: {exc}"[:300]}
-    return profile.result()
+    found = profile.result()
+    if builder is not None:
+        found["sketch"] = builder.result()
+    return found
 
 
 def hash_frame(frame: Any) -> tuple[str, int]:
@@ -239,47 +261,87 @@ def track(
 ) -> DataVersion:
     """Hash and describe a file, folder or DataFrame, compare with the last version of the same
     path, and record it in ``data_versions``."""
+    version = observe(store, source, name=name, verify=verify)
+    record(store, version, run_id, stage)
+    return version
+
+
+def version_path(source: Any, name: str | None = None) -> str:
+    """The path a source's versions are recorded under: a file's or folder's absolute path, a
+    DataFrame's name (default ``"dataframe"``)."""
     if isinstance(source, (str, os.PathLike)):
         if name is not None:
             raise TypeError(
                 "track_data(path, name=...): name is for DataFrames; a file is named by its path."
             )
+        return os.path.abspath(os.fspath(source))
+    if _is_frame(source):
+        return name or "dataframe"
+    kind = type(source)
+    named = (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )
+    raise TypeError(
+        f"track_data() takes a file or folder path or a pandas DataFrame, not {named} "
+        f"({source!r:.60})."
+    )
+
+
+def _is_frame(source: Any) -> bool:
+    return type(source).__module__.startswith("pandas") and type(source).__name__ == "DataFrame"
+
+
+def observe(
+    store: Store,
+    source: Any,
+    *,
+    name: str | None = None,
+    verify: bool = False,
+    validator: Any = None,
+) -> DataVersion:
+    """A :class:`DataVersion` of ``source``, compared with the newest recorded for its path,
+    not recorded yet. A table gets its description and drift sketch (the sketch's bytes go to
+    the object store now: a version recorded later names an object that exists). An unchanged
+    file reuses the newest version's description, unless a ``validator`` must see its rows."""
+    version_path(source, name)  # the argument errors, before any work
+    if isinstance(source, (str, os.PathLike)):
         digest = hashing.check(source, store, verify=verify)
         version = DataVersion(digest.path, digest.hash, digest.size, False, digest.kind)
         if digest.kind == "directory":
             version.files = digest.files
         previous = store.last_data_version(version.path)
         fmt = TABLE_SUFFIXES.get(os.path.splitext(version.path)[1].lower())
+        table: dict[str, Any] | None = None
         if fmt and digest.kind == "file":
-            if previous and previous["hash"] == version.hash and "rows" in previous:
-                table: dict[str, Any] | None = {k: previous.get(k) for k in TABLE_FIELDS}
+            reuse = previous and previous["hash"] == version.hash and "rows" in previous
+            if reuse and validator is None and previous and previous.get("sketch"):
+                table = {k: previous.get(k) for k in TABLE_FIELDS}
             else:
-                table = describe_table(version.path, fmt)
-            for key, value in (table or {}).items():
-                if key in TABLE_FIELDS:
-                    setattr(version, key, value)
-    elif type(source).__module__.startswith("pandas") and type(source).__name__ == "DataFrame":
-        digest_hash, size = hash_frame(source)
-        version = DataVersion(name or "dataframe", digest_hash, size, False, "dataframe")
-        for key, value in (describe_table(source) or {}).items():
-            setattr(version, key, value)
-        previous = store.last_data_version(version.path)
+                table = describe_table(version.path, fmt, sketch=True, validator=validator)
     else:
-        kind = type(source)
-        named = (
-            kind.__qualname__
-            if kind.__module__ == "builtins"
-            else f"{kind.__module__}.{kind.__qualname__}"
-        )
-        raise TypeError(
-            f"track_data() takes a file or folder path or a pandas DataFrame, not {named} ({source!r:.60})."
-        )
+        digest_hash, size = hash_frame(source)
+        version = DataVersion(version_path(source, name), digest_hash, size, False, "dataframe")
+        table = describe_table(source, sketch=True, validator=validator)
+        previous = store.last_data_version(version.path)
+    for key, value in (table or {}).items():
+        if key == "sketch" and value is not None and not isinstance(value, str):
+            from ..store import objects
+            from .drift import to_bytes
+
+            value = objects.open_objects(store.objects).put(to_bytes(value))
+        if key in TABLE_FIELDS:
+            setattr(version, key, value)
     _compare(version, previous)
+    return version
+
+
+def record(store: Store, version: DataVersion, run_id: str | None, stage: str | None) -> None:
     version.run_id, version.stage = run_id, stage
     store.add_data_version(
         run_id, stage, version.path, version.hash, version.size, version.info(), version.time
     )
-    return version
 
 
 def copy_versions(store: Store, source_run: str, run_id: str, stage: str) -> None:

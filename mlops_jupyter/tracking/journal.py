@@ -136,6 +136,18 @@ class Journal:
             found = (self._read_known().get("data") or {}).get(path)
         return found
 
+    def baseline_data_version(self, path: str) -> dict[str, Any] | None:
+        """What ``Store.baseline_data_version`` answers, from this stage's records and the
+        baselines the run's process sent along."""
+        found = self._data.get(path)
+        if (
+            found is not None
+            and found.get("dtypes")
+            and (found.get("check") or {}).get("passed", True)
+        ):
+            return found
+        return (self._read_known().get("baselines") or {}).get(path)
+
     def stat_get(self, path: str) -> tuple[int, int, int, int, str, int] | None:
         return self._stats.get(path)
 
@@ -167,7 +179,9 @@ def known(store: Store, run_id: str, paths: Iterable[str]) -> dict[str, Any]:
         found = store.last_data_version(path)
         if found is not None:
             data[path] = found
-    return {"params": store.run_params(run_id), "data": data}
+    # every path's check_data baseline: the run's process cannot know which the stage checks
+    baselines = store.baseline_data_versions()
+    return {"params": store.run_params(run_id), "data": data, "baselines": baselines}
 
 
 def read(path: str | os.PathLike[str]) -> list[dict[str, Any]]:

@@ -528,6 +528,33 @@ def track_data(
         )
 
 
+def check_data(data: Any, schema: Any = None, *, name: str | None = None) -> DataVersion:
+    """Check a table (a DataFrame, or a CSV/Parquet path) and record it as a data version.
+
+    With no ``schema``, the data is held to the schema inferred from the newest version of the
+    same path (or DataFrame ``name``) that passed: its columns, dtypes, nulls, ranges and
+    categories. With one (a pandera ``DataFrameSchema``, its YAML text or a ``.yaml`` path),
+    to that. Every failed column and rule is listed in one
+    :class:`~mlops_jupyter.tracking.checks.DataCheckFailed` (an ``AssertionError``: a check
+    failure in a ``check`` stage); the outcome is recorded on the data version either way.
+    """
+    from . import checks
+
+    tracker = _tracker()
+    with tracker.write_lock:
+        return cast(
+            "DataVersion",
+            checks.check(
+                tracker.store(),
+                data,
+                run_id=tracker.run_id,
+                stage=tracker.stage,
+                schema=schema,
+                name=name,
+            ),
+        )
+
+
 def log_model(
     model: Any, name: str, *, example: Any = None, format: str | None = None
 ) -> ModelVersion:

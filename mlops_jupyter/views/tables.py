@@ -257,6 +257,11 @@ def data_table_html(versions: list[dict[str, Any]]) -> str:
                 f'<tr class="mlops-schema-diff"><td></td><td colspan="6" style="{TD};'
                 f'font-size:12px;font-family:monospace">schema: {items}</td></tr>'
             )
+        for kind, text, ink in version_notes(v):
+            body.append(
+                f'<tr class="mlops-{kind}"><td></td><td colspan="6" style="{TD};'
+                f'font-size:12px;color:{ink}">{escape(text)}</td></tr>'
+            )
     return (
         f'<table class="mlops-data" style="{TABLE}"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table>"
@@ -273,7 +278,35 @@ def data_table_text(versions: list[dict[str, Any]]) -> str:
             f"{shape(v)}  {_badge(v)}  {_when(v.get('time'))}".rstrip()
         )
         lines += [f"    {sign} {text}" for sign, text in v["diff"]]
+        lines += [f"    {text}" for _, text, _ in version_notes(v)]
     return "\n".join(lines)
+
+
+def version_notes(version: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """``(kind, text, colour)`` lines under a version: its drift against the version before
+    (``api.data(drift=True)``) and a failed data check."""
+    notes = []
+    summary = version.get("drift")
+    if summary:
+        drifted = summary.get("drifted") or []
+        if drifted:
+            verdict = "data set drifted" if summary.get("drift") else "some columns drifted"
+            text = f"drift: {verdict} ({', '.join(drifted[:6])}" + (
+                f" +{len(drifted) - 6})" if len(drifted) > 6 else ")"
+            )
+            notes.append(("drift", text, "#c62828" if summary.get("drift") else "#a66a00"))
+        else:
+            notes.append(("drift", "drift: none against the version before", "#2e7d32"))
+    check = version.get("check")
+    if check and not check.get("passed", True):
+        from ..tracking.checks import describe_failure
+
+        failures = check.get("failures") or []
+        text = f"check failed ({len(failures)}): " + "; ".join(
+            describe_failure(f) for f in failures[:4]
+        )
+        notes.append(("check", text, "#c62828"))
+    return notes
 
 
 # -- run history

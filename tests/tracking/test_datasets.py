@@ -188,5 +188,6 @@ def test_track_data_and_mlops_data_use_one_word_for_each_version(
         timeout=60,
     )
     assert table.returncode == 0, table.stderr
-    printed = [line.split()[-2] for line in table.stdout.splitlines()[1:]]  # newest first
+    rows = [line for line in table.stdout.splitlines()[1:] if not line.startswith("  ")]
+    printed = [line.split()[-2] for line in rows]  # newest first (notes below are indented)
     assert printed == ["changed", "1x1", "new"]  # the unchanged version has no word
