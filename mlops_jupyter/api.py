@@ -804,16 +804,43 @@ def scheduler(
 # -- the model registry (tracking/models.py): `mlops models`, `mlops model show|alias|promote`
 
 
-def models(where: str | Path | None = None) -> list[dict[str, Any]]:
-    """``[{"name", "versions", "latest", "aliases": {alias: version}}]`` (``mlops models --json``)."""
+def models(
+    where: str | Path | None = None, *, notebook: str | Path | None = None
+) -> list[dict[str, Any]]:
+    """``[{"name", "versions", "latest", "aliases": {alias: version}}]`` (``mlops models
+    --json``); ``notebook``: only the models versions of which that notebook's runs logged."""
     from .tracking import models as registry
 
     try:
-        store = _store(where)
+        store = _store(where or notebook)
     except NotFoundError:
         return []  # no store yet: no models
     with store:
-        return registry.list_models(store)
+        found = registry.list_models(store)
+        if notebook is not None:
+            logged = store.models_of_notebook(str(Path(notebook).resolve()))
+            found = [m for m in found if m["name"] in logged]
+        return found
+
+
+def model(name: str, where: str | Path | None = None) -> dict[str, Any]:
+    """One model whole: ``{"name", "latest", "aliases", "versions": [model_show records,
+    newest first], "moves": [alias moves, oldest first]}`` (the models views)."""
+    from .tracking import models as registry
+
+    registry.parse_ref(name)
+    with _store(where, looking_for=f"no model '{name}': ") as store:
+        registry.resolve(store, name)
+        numbers = store.model_version_numbers(name)
+        versions = [store.model_version(name, v) for v in reversed(numbers)]
+        summary = next(m for m in store.model_summaries() if m["name"] == name)
+        return {
+            "name": name,
+            "latest": summary["latest"],
+            "aliases": summary["aliases"],
+            "versions": versions,
+            "moves": registry.history(store, name),
+        }
 
 
 def model_show(ref: str, where: str | Path | None = None) -> dict[str, Any]:

@@ -503,3 +503,40 @@ def add_schedule_verbs(verbs: Any, *, target_optional: bool = False) -> dict[str
     kind.add_argument("--crontab", action="store_const", const="crontab", dest="kind")
     kind.add_argument("--systemd", action="store_const", const="systemd", dest="kind")
     return parsers
+
+
+# -- the model registry's one write over REST: POST /mlops/api/models/{name}/aliases
+
+MODEL_ALIAS_KEYS = frozenset({"version", "alias", "promote", "require", "reason"})
+MAX_REQUIREMENTS = 50
+
+
+def model_alias_from_json(body: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"version": V, "alias": A, "promote": bool, "require": [..], "reason": str|null}``,
+    checked: the version a positive whole number, requirements and reason text (the registry
+    checks what they say)."""
+    unknown = sorted(set(body) - MODEL_ALIAS_KEYS)
+    if unknown:
+        raise MlopsError(
+            f"unknown keys: {', '.join(unknown)}.",
+            hint=f"An alias request has {', '.join(sorted(MODEL_ALIAS_KEYS))}.",
+        )
+    version, alias = body.get("version"), body.get("alias")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise MlopsError(f"'version' must be a version number (1, 2, ...), not {shown(version)}.")
+    if not isinstance(alias, str) or not alias:
+        raise MlopsError("'alias' must be the alias's name (text), for example 'champion'.")
+    require = body.get("require", [])
+    if not isinstance(require, list) or not all(isinstance(r, str) for r in require):
+        raise MlopsError("'require' must be a list of requirements as text, like 'rmse<=0.5'.")
+    if len(require) > MAX_REQUIREMENTS:
+        raise MlopsError(f"at most {MAX_REQUIREMENTS} requirements, not {len(require)}.")
+    reason = body.get("reason")
+    if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_VALUE_BYTES):
+        raise MlopsError("'reason' must be text (at most 64 KiB), or null.")
+    promote = body.get("promote", bool(require))
+    if not isinstance(promote, bool):
+        raise MlopsError("'promote' must be true or false.")
+    if require and not promote:
+        raise MlopsError("requirements are checked only by a promotion: send 'promote': true.")
+    return {"version": version, "alias": alias, "promote": promote, "require": require, "reason": reason}

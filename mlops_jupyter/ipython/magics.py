@@ -39,7 +39,9 @@ HELP = """\
   %mlops show [RUN]                        one run's stage graph, parameters and metrics
   %mlops metrics [KEY ...] [--runs N] [--minimize K,...]
                                            runs x metrics table and a chart per metric
-  %mlops data [PATH]                       data versions: hash, size, shape, schema changes
+  %mlops data [PATH]                       data versions: hash, size, shape, schema changes,
+                                           drift against the version before, failed checks
+  %mlops models [NAME]                     logged models: versions x metrics, aliases
   %mlops log key=value ... [--step N] [--param]
                                            log metrics (or, with --param, parameters)
   %mlops schedule add NAME [NOTEBOOK|DIR] --cron EXPR [-p k=v ...] [--tz TZ]
@@ -51,7 +53,7 @@ HELP = """\
 
 The notebook is the one JupyterLab (JPY_SESSION_NAME) or VS Code (__vsc_ipynb_file__) says
 this kernel serves; elsewhere pass --notebook PATH (every verb above but log and help takes it).
-In Python: mlops_jupyter.show_run(), show_metrics(), show_data().
+In Python: mlops_jupyter.show_run(), show_metrics(), show_data(), show_models().
 """
 
 
@@ -63,6 +65,7 @@ VERBS = (
     "show",
     "metrics",
     "data",
+    "models",
     "log",
     "schedule",
     "help",
@@ -135,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verb("data", "data versions")
     p.add_argument("path", nargs="?", metavar="PATH")
+    notebook_option(p)
+
+    p = verb("models", "logged models: versions x metrics, aliases")
+    p.add_argument("name", nargs="?", metavar="NAME")
     notebook_option(p)
 
     p = verb("log", "log metrics or parameters")
@@ -370,6 +377,11 @@ class MlopsMagics(Magics):
         from .widgets import show_data
 
         display(show_data(args.path, where=self._where(args)))
+
+    def _models(self, args: argparse.Namespace) -> None:
+        from .widgets import show_models
+
+        display(show_models(args.name, where=self._where(args)))
 
     def _log(self, args: argparse.Namespace) -> None:
         from ..tracking import runtime as mlops

@@ -34,7 +34,16 @@ from ..views import charts, tables
 from ..views.graph import FONT, run_html, run_text
 from ..views.runstate import RunState
 
-__all__ = ["DataView", "MetricsView", "RunView", "show_data", "show_metrics", "show_run"]
+__all__ = [
+    "DataView",
+    "MetricsView",
+    "ModelsView",
+    "RunView",
+    "show_data",
+    "show_metrics",
+    "show_models",
+    "show_run",
+]
 
 # MlopsError from a widget call in a notebook reads as one paragraph, not a traceback
 install_error_display(ipython_shell())
@@ -324,3 +333,49 @@ def show_data(
 ) -> DataView:
     """Versions of tracked data (all paths, or one), newest first, with what changed."""
     return DataView(path, where=_where(where), limit=limit)
+
+
+# -- models
+
+
+class ModelsView(_Refreshable):
+    """The model registry: each model's versions × metrics, with its aliases. ``name``: one
+    model; else the models this notebook's runs logged (all the store's when it logged none)."""
+
+    def __init__(self, name: str | None, *, where: str | Path | None) -> None:
+        self.name, self.where = name, where
+        self.models: list[dict[str, Any]] = []
+        super().__init__()
+
+    def refresh(self) -> None:
+        if self.name is not None:
+            names = [self.name]
+        else:
+            notebook = current_notebook(ipython_shell())
+            listed = api.models(self.where, notebook=notebook) if notebook else []
+            names = [m["name"] for m in listed or api.models(self.where)]
+        self.models = [api.model(n, self.where) for n in names]
+        self._body.value = self.html()
+
+    def html(self) -> str:
+        from ..views.models import versions_html
+
+        if not self.models:
+            return (
+                f'<div style="{FONT};color:#607d8b">no models yet: a stage logs one with '
+                "<code>mlops.log_model(model, 'NAME', example=X[:5])</code></div>"
+            )
+        body = "".join(versions_html(m) for m in self.models)
+        return f'<div class="mlops-models-view" style="{FONT}">{body}</div>'
+
+    def text(self) -> str:
+        from ..views.models import versions_text
+
+        if not self.models:
+            return "no models yet"
+        return "\n\n".join(versions_text(m) for m in self.models)
+
+
+def show_models(name: str | None = None, *, where: str | Path | None = None) -> ModelsView:
+    """Logged models: versions × metrics and aliases (one model, or this notebook's)."""
+    return ModelsView(name, where=_where(where))

@@ -22,6 +22,9 @@ from .handlers import (
     CronHandler,
     DiffHandler,
     MetricsHandler,
+    ModelAliasesHandler,
+    ModelHandler,
+    ModelsHandler,
     PipelineHandler,
     RunHandler,
     RunsHandler,
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
 RUN_ID = r"(?P<run_id>[A-Za-z0-9_.-]+)"
 STAGE = r"(?P<stage>[A-Za-z0-9_.-]+)"
 SCHEDULE = r"(?P<name>[a-z][a-z0-9_-]{0,62})"  # schedule.model.NAME
+MODEL = r"(?P<name>[A-Za-z0-9][A-Za-z0-9_.\-]{0,127})"  # tracking.models._NAME
 SHUTDOWN_GRACE_S = 30.0  # how long a stopping server waits for cancelled runs to be recorded
 
 
@@ -61,6 +65,9 @@ class MlopsExtension(ExtensionApp):
         (rf"{API_PREFIX}/schedules/{SCHEDULE}/(?P<action>pause|resume)", ScheduleStateHandler),
         (rf"{API_PREFIX}/schedules/{SCHEDULE}/history", ScheduleHistoryHandler),
         (rf"{API_PREFIX}/cron", CronHandler),
+        (rf"{API_PREFIX}/models", ModelsHandler),
+        (rf"{API_PREFIX}/models/{MODEL}", ModelHandler),
+        (rf"{API_PREFIX}/models/{MODEL}/aliases", ModelAliasesHandler),
     ]
 
     scheduler = Bool(

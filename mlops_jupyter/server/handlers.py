@@ -24,7 +24,7 @@ from tornado import web
 
 from .. import api
 from ..errors import ConflictError, MlopsError, NotFoundError, RefusedError
-from ..request import MAX_BODY_BYTES, from_json, schedule_from_json
+from ..request import MAX_BODY_BYTES, from_json, model_alias_from_json, schedule_from_json
 from ..status import FINAL, RunStatus
 from ..views.text import strict_json
 from .paths import PathError, Resolved, relative, resolve, store_home, writable_store
@@ -464,6 +464,73 @@ class ScheduleHistoryHandler(ScheduleBase):
     async def get(self, name: str) -> None:
         where = self.named_where(name)
         self.reply(await self.blocking(api.schedule_history, name, where))
+
+
+class ModelsBase(MlopsHandler):
+    def models_where(self) -> tuple[Path | None, Path | None]:
+        """``(where, notebook)``: the store to read (None: none inside the root) and the
+        notebook whose models are asked for (``?path=``), if one was sent."""
+        sent = self.get_query_argument("path", None)
+        notebook = self.notebook(sent).path if sent is not None else None
+        where = notebook or self.state.root
+        return (where if self.store(where) is not None else None), notebook
+
+    def named_models_where(self, name: str) -> Path:
+        where, _ = self.models_where()
+        if where is None:
+            raise ApiError(404, error_body(f"there is no model '{name}' (no store here)."))
+        return where
+
+
+class ModelsHandler(ModelsBase):
+    @web.authenticated
+    @authorized("read", "contents")
+    async def get(self) -> None:
+        where, notebook = self.models_where()
+        found = [] if where is None else await self.blocking(api.models, where, notebook=notebook)
+        self.reply(found)
+
+
+class ModelHandler(ModelsBase):
+    @web.authenticated
+    @authorized("read", "contents")
+    async def get(self, name: str) -> None:
+        where = self.named_models_where(name)
+        found = await self.blocking(api.model, name, where)
+        root = self.state.root
+        for version in found["versions"]:  # no absolute paths of the machine in answers
+            version["data"] = [{**d, "path": relative(root, d["path"])} for d in version["data"]]
+        self.reply(found)
+
+
+class ModelAliasesHandler(ModelsBase):
+    """Point an alias at a version: ``promote`` checks the run and the requirements first (a
+    refusal is 200 with ``"moved": false`` and the table), else the move is unconditional."""
+
+    @web.authenticated
+    @authorized("write", "contents")  # what an alias names is what a deployment serves
+    async def post(self, name: str) -> None:
+        body = self.body()
+        try:
+            fields = model_alias_from_json(body)
+        except MlopsError as exc:
+            raise self.mlops_error(exc) from None
+        where = self.named_models_where(name)
+        ref = f"{name}@{fields['version']}"
+        if fields["promote"]:
+            result = await self.blocking(
+                api.model_promote,
+                ref,
+                fields["alias"],
+                requires=fields["require"],
+                reason=fields["reason"],
+                where=where,
+            )
+        else:
+            result = await self.blocking(
+                api.model_alias, ref, fields["alias"], reason=fields["reason"], where=where
+            )
+        self.reply(result)
 
 
 class CronHandler(MlopsHandler):

@@ -974,6 +974,17 @@ class Store:
                 by_name[r["name"]]["aliases"][r["alias"]] = r["version"]
         return found
 
+    def models_of_notebook(self, notebook: str) -> set[str]:
+        """Names of the models that runs of ``notebook`` (its absolute path) logged versions of."""
+        return {
+            r[0]
+            for r in self.db.execute(
+                "SELECT DISTINCT m.name FROM model_versions m JOIN runs r ON r.id = m.run_id"
+                " WHERE r.notebook = ?",
+                (notebook,),
+            )
+        }
+
     def model_version_numbers(self, name: str) -> list[int]:
         return [
             int(r[0])

@@ -111,3 +111,80 @@ def moves_table(moves: list[dict[str, Any]]) -> str:
         for m in moves
     ]
     return aligned(["WHEN", "ALIAS", "FROM", "TO", "HOW", "WHO", "WHY"], rows)
+
+
+# -- the models widget (%mlops models): versions × metrics, aliases
+
+
+def _row(version: dict[str, Any]) -> dict[str, Any]:
+    """A version as tables.best_rows reads a run."""
+    return {**version, "metrics": version.get("metrics") or {}}
+
+
+def versions_html(model: dict[str, Any]) -> str:
+    """One model: a row per version (newest first) with its aliases, the parameters that vary,
+    every metric (the best of each marked, as the metrics view marks runs), run and stage."""
+    from html import escape
+
+    from .tables import BEST, TABLE, TD, TH, best_rows, fmt, lower_is_better, varying_parameters
+
+    rows = [_row(v) for v in model["versions"]]
+    params = varying_parameters(rows)
+    keys = sorted(dict.fromkeys(k for r in rows for k in r["metrics"]))
+    lower = {k: lower_is_better(k) for k in keys}
+    best = {k: best_rows(rows, k, lower[k]) for k in keys}
+    head = (
+        "".join(f'<th style="{TH}">{escape(h)}</th>' for h in ("version", "aliases", *params))
+        + "".join(
+            f'<th style="{TH};text-align:right">{escape(k)} {"↓" if lower[k] else "↑"}</th>'
+            for k in keys
+        )
+        + "".join(f'<th style="{TH}">{h}</th>' for h in ("run", "format", "created"))
+    )
+    body = []
+    for i, row in enumerate(rows):
+        badges = "".join(
+            f'<span class="mlops-alias" style="padding:1px 7px;margin-right:4px;border-radius:9px;'
+            f'background:#e3f2fd;color:#0d47a1;font-size:11px;font-weight:600">{escape(a)}</span>'
+            for a in row["aliases"]
+        )
+        cells = [
+            f'<td style="{TD};font-family:monospace">{escape(model["name"])}@{row["version"]}</td>',
+            f'<td style="{TD}">{badges}</td>',
+        ]
+        cells += [f'<td style="{TD}">{escape(fmt(row["parameters"].get(p)))}</td>' for p in params]
+        for key in keys:
+            style = f"{TD};text-align:right" + (f";{BEST}" if i in best[key] else "")
+            cells.append(f'<td style="{style}">{escape(fmt(row["metrics"].get(key)))}</td>')
+        status = row.get("run_status") or "removed"
+        where = f"{row['run_id']} / {row['stage']}" if row.get("stage") else str(row["run_id"])
+        cells.append(
+            f'<td style="{TD};font-family:monospace;color:#607d8b" title="run {escape(status)}">'
+            f"{escape(where)}</td>"
+        )
+        warn = " ⚠" if row["format"] == "pickle" else ""
+        cells.append(f'<td style="{TD}">{escape(row["format"])}{warn}</td>')
+        cells.append(f'<td style="{TD};color:#607d8b">{escape(str(row["created_at"])[:19])}</td>')
+        body.append(f'<tr data-version="{row["version"]}">{"".join(cells)}</tr>')
+    return (
+        f'<div class="mlops-model" style="margin-bottom:10px"><div style="font-weight:600;'
+        f'margin:4px 0">{escape(model["name"])}</div><table class="mlops-model-versions" '
+        f'style="{TABLE}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+    )
+
+
+def versions_text(model: dict[str, Any]) -> str:
+    from .tables import fmt
+
+    rows = [_row(v) for v in model["versions"]]
+    keys = sorted(dict.fromkeys(k for r in rows for k in r["metrics"]))
+    body = [
+        [
+            f"{model['name']}@{r['version']}",
+            ", ".join(r["aliases"]) or "-",
+            *[fmt(r["metrics"].get(k)) or "-" for k in keys],
+            str(r["run_id"]),
+        ]
+        for r in rows
+    ]
+    return aligned(["VERSION", "ALIASES", *[k.upper() for k in keys], "RUN"], body)

@@ -351,6 +351,7 @@ def test_every_verb_takes_the_notebook_option(
         f"%mlops schedule history nightly --json {given}",
         f"%mlops schedule export nightly --crontab {given}",
         f"%mlops schedule rm nightly {given}",
+        f"%mlops models {given}",
     ]
     ran = write_notebook(elsewhere / "driver.ipynb", cells)
     nb_run, client = execute(ran)
@@ -374,6 +375,7 @@ def test_every_verb_takes_the_notebook_option(
     assert json.loads(stdout(out[14])) == []
     assert stdout(out[15]).splitlines()[-1].startswith("30 2 * * * ")
     assert "removed" in stdout(out[16]) and api.schedules(project) == []
+    assert displays(out[17])[0]["text/plain"] == "no models yet"
     assert not (elsewhere / ".mlops").exists(), "nothing read or wrote the kernel folder's store"
 
 

@@ -354,6 +354,29 @@ def test_show_data_reads_the_data_versions(home: Path, tmp_path: Path) -> None:
     assert {WIDGET_MIME, "text/html", "text/plain"} <= set(bundle)
 
 
+def test_show_models_draws_versions_by_metrics_with_aliases(home: Path) -> None:
+    pytest.importorskip("skops")
+    import numpy as np
+
+    import mlops_jupyter as mlops
+    from mlops_jupyter.ipython.widgets import show_models
+
+    for accuracy, loss in ((0.9, 0.3), (0.95, 0.2), (0.8, 0.5)):
+        mlops.log_metrics({"accuracy": accuracy, "loss": loss})
+        mlops.log_model(np.full(3, accuracy), "weights")
+        mlops.end_run()
+    api.model_alias("weights@2", "champion")
+    view = show_models("weights")
+    html = view.children[1].value
+    assert re.findall(r'data-version="(\d+)"', html) == ["3", "2", "1"]
+    assert html.count('class="mlops-alias"') == 1 and ">champion<" in html
+    row = html[html.index('data-version="2"') : html.index('data-version="1"')]
+    assert row.count(tables.BEST) == 2, "version 2 holds the best accuracy and the best loss"
+    assert "weights@2  champion" in view.text()
+    assert {WIDGET_MIME, "text/html", "text/plain"} <= set(view._repr_mimebundle_())
+    assert show_models("weights").models[0]["aliases"] == {"champion": 2}
+
+
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     """A real two-branch pipeline run (real kernels), shared by the show_run tests."""

@@ -64,6 +64,9 @@ AUTH_CASES = [
     ("POST", "schedules/nightly/resume"),
     ("GET", "schedules/nightly/history"),
     ("GET", "cron?expr=*+*+*+*+*"),
+    ("GET", "models"),
+    ("GET", "models/iris"),
+    ("POST", "models/iris/aliases"),
 ]
 
 
