@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -155,3 +156,41 @@ def test_log_model_refusals_are_clear(tmp_path: Path) -> None:
     out = (tmp_path / "out.txt").read_text()
     assert 'format="pickle"' in out and "not one mlops takes" in out and "is a str" in out
     assert mlops("models", "--json", cwd=tmp_path).stdout.strip() in ("[]", "")
+
+
+def test_the_iris_example_promotes_once_and_refuses_a_worse_model(tmp_path: Path) -> None:
+    """The README's registry walk-through on examples/iris, as a user types it."""
+    import shutil
+    import sys
+
+    source = Path(__file__).resolve().parents[2] / "examples" / "iris" / "iris.ipynb"
+    shutil.copyfile(source, tmp_path / "iris.ipynb")
+    assert mlops("run", "iris.ipynb", cwd=tmp_path).returncode == 0
+    met = mlops(
+        "model", "promote", "iris@1", "--to", "champion", "--require", "accuracy>=0.9",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert met.returncode == 0, met.stdout + met.stderr
+    worse = mlops("run", "iris.ipynb", "-p", "C=0.01", "-p", "n_estimators=2", cwd=tmp_path)
+    assert worse.returncode == 0, worse.stderr
+    before = _snapshot(tmp_path)
+    refused = mlops(
+        "model", "promote", "iris@2", "--to", "champion", "--require", "accuracy>=+0",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert refused.returncode == 1 and "stays at version 1" in refused.stdout
+    assert _snapshot(tmp_path) == before
+    two = json.loads(mlops("model", "show", "iris@2", "--json", cwd=tmp_path).stdout)
+    assert two["parameters"]["C"] == 0.01 and two["parameters"]["n_estimators"] == 2
+    assert two["stage"] == "evaluate" and two["data"][0]["path"] == "iris"
+    assert two["metrics"]["accuracy"] < 0.9
+    loaded = subprocess.run(
+        [
+            sys.executable, "-c",
+            "import mlops_jupyter as m; model = m.load_model('iris@champion'); "
+            "print(type(model).__name__, getattr(model, 'C', None) or model[-1].C)",
+        ],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.split() == ["Pipeline", "1.0"]  # version 1's logistic regression
