@@ -8,10 +8,20 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import type { IAliasRequest, IAliasResult, IModel, IModelSummary } from './models';
 import type { IErrorInfo } from './paths';
 import type { ICronPreview, IFire, ISchedule, IScheduleRequest } from './schedules';
 import type { RunStatus, StageStatus } from './status';
 
+export type {
+  IAliasMove,
+  IAliasRequest,
+  IAliasResult,
+  IModel,
+  IModelSummary,
+  IModelVersion,
+  IRequirementRow
+} from './models';
 export type { IErrorInfo } from './paths';
 export type {
   CatchUp,
@@ -316,6 +326,24 @@ export class MlopsClient {
 
   scheduleHistory(name: string, path?: string): Promise<IFire[]> {
     return this.request<IFire[]>(['schedules', name, 'history'], { path });
+  }
+
+  /** The models whose versions runs of the notebook at `path` logged. */
+  models(path: string): Promise<IModelSummary[]> {
+    return this.request<IModelSummary[]>(['models'], { path });
+  }
+
+  /** A model whole: its versions newest first, aliases and their moves. */
+  model(name: string, path?: string): Promise<IModel> {
+    return this.request<IModel>(['models', name], { path });
+  }
+
+  /**
+   * Point an alias at a version. A refused promotion is an answer (`moved` false, with the
+   * requirements' table), not an ApiError.
+   */
+  setAlias(name: string, request: IAliasRequest, path?: string): Promise<IAliasResult> {
+    return this.post<IAliasResult>(['models', name, 'aliases'], request, { path });
   }
 
   /** The next `count` fire times of a cron expression, or an ApiError saying what is wrong. */

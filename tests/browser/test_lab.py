@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .conftest import ARTIFACTS, DOCS_IMG, REPO, Lab, screenshot
+from .conftest import ARTIFACTS, DOCS_IMG, REPO, Lab, code, notebook, screenshot
 
 EXAMPLES = REPO / "examples"
 
@@ -201,7 +201,7 @@ def test_compile_error_points_at_its_cell(page: Any, lab: Lab) -> None:
 
 
 def test_iris_example_graph_and_run(page: Any, lab: Lab) -> None:
-    """The README's example: five stages, two of them side by side, a parameters form."""
+    """The README's example: six stages, two of them side by side, a parameters form."""
     shutil.copyfile(EXAMPLES / "iris" / "iris.ipynb", lab.root / "iris.ipynb")
     page.goto(lab.open_url("iris.ipynb"))
     wait_idle(page)
@@ -209,7 +209,14 @@ def test_iris_example_graph_and_run(page: Any, lab: Lab) -> None:
     graph = panel.locator("svg.mlops-graph")
     graph.locator('g.mlops-node[data-stage="evaluate"]').wait_for()
     names = graph.locator("g.mlops-node").evaluate_all("nodes => nodes.map(n => n.dataset.stage)")
-    assert sorted(names) == ["evaluate", "load", "split", "train_forest", "train_logreg"]
+    assert sorted(names) == [
+        "evaluate",
+        "load",
+        "split",
+        "train_forest",
+        "train_logreg",
+        "validate",
+    ]
     edge = graph.locator('g.mlops-edge[data-from="split"][data-to="train_forest"]')
     assert "X_train" in (edge.locator("title").text_content() or "")
     expect(panel.get_by_label(re.compile(r"^n_estimators\b"))).to_have_value("100")
@@ -235,17 +242,21 @@ def test_iris_example_graph_and_run(page: Any, lab: Lab) -> None:
     screenshot(page, "run-finished", docs=True)
 
 
-def mlops_json(lab: Lab, *args: str) -> Any:
-    """What the store of the lab's root says, through the CLI as a user would ask it."""
-    env = {
+def user_env() -> dict[str, str]:
+    """A terminal's environment: none of this process's Jupyter, mlops or path settings."""
+    return {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("JUPYTER", "MLOPS_", "JPY_")) and key != "PYTHONPATH"
     }
+
+
+def mlops_json(lab: Lab, *args: str) -> Any:
+    """What the store of the lab's root says, through the CLI as a user would ask it."""
     done = subprocess.run(
         [sys.executable, "-m", "mlops_jupyter", *args, "--json"],
         cwd=lab.root,
-        env=env,
+        env=user_env(),
         capture_output=True,
         text=True,
         timeout=60,
@@ -353,3 +364,142 @@ def test_schedule_section(page: Any, lab: Lab) -> None:
     assert mlops_json(lab, "schedule", "list") == []
     fired = [r for r in mlops_json(lab, "runs") if r["run_id"] == run_id]
     assert fired and fired[0]["schedule"] == "every-ten" and fired[0]["trigger"] == "schedule"
+
+
+# A stage training a classifier: each run logs a version of model "logreg" and its accuracy
+# (not "iris": the iris example, run earlier into the same store, logs that one).
+MODELS = notebook(
+    [
+        code("C = 1.0", ["parameters"], "params"),
+        code(
+            "import mlops_jupyter as mlops\n"
+            "from sklearn.datasets import load_iris\n"
+            "from sklearn.linear_model import LogisticRegression",
+            ["setup"],
+            "setup",
+        ),
+        code(
+            "X, y = load_iris(return_X_y=True)\n"
+            "model = LogisticRegression(C=C, max_iter=1000).fit(X, y)\n"
+            'mlops.log_metric("accuracy", float(model.score(X, y)))\n'
+            'mlops.log_model(model, "logreg", example=X[:3])',
+            ["stage:train"],
+            "train",
+        ),
+    ]
+)
+
+# mlops_jupyter.api.run, for a process of its own: Playwright's loop runs in this one
+RUN_SCRIPT = """
+import json, sys
+from mlops_jupyter import api
+run = api.run(sys.argv[1], parameters=json.loads(sys.argv[2]))
+print(json.dumps({"status": run["status"], "metrics": run["metrics"]}))
+"""
+
+
+def api_run(lab: Lab, path: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    """Run a notebook of the lab's root with the API, into the lab's store; its status, metrics."""
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_SCRIPT, path, json.dumps(parameters)],
+        cwd=lab.root,
+        env={**user_env(), "MLOPS_HOME": str(lab.root / ".mlops")},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    return result
+
+
+def test_models_section(page: Any, lab: Lab) -> None:
+    """Two versions of a model logged by two runs outside the lab: the panel lists them with
+    their accuracy (the best marked), promotes version 1 to champion, refuses version 2 against
+    a requirement saying why, and shows the version a run started from the panel logs."""
+    (lab.root / "models.ipynb").write_text(json.dumps(MODELS, indent=1), encoding="utf-8")
+    first = api_run(lab, "models.ipynb", {"C": 1.0})
+    second = api_run(lab, "models.ipynb", {"C": 0.01})
+    assert first["status"] == second["status"] == "succeeded"
+    accuracy = {1: first["metrics"]["accuracy"], 2: second["metrics"]["accuracy"]}
+    assert accuracy[1] - accuracy[2] > 0.01  # so the requirement below refuses version 2
+
+    page.goto(lab.open_url("models.ipynb"))
+    wait_idle(page)
+    panel = open_panel(page)
+    section = panel.locator("section.mlops-models")
+    # only the models this notebook's runs logged
+    expect(section.locator("li.mlops-model")).to_have_count(1)
+    item = section.locator('li.mlops-model[data-model="logreg"]')
+    rows = item.locator("table.mlops-model-versions tbody tr")
+    expect(rows).to_have_count(2)
+    assert rows.evaluate_all("rows => rows.map(r => r.dataset.version)") == ["2", "1"]
+    for number, value in accuracy.items():
+        cell = item.locator(f'tr[data-version="{number}"] td[data-metric="accuracy"]')
+        expect(cell).to_have_text(f"{value:.6g}")
+    best = item.locator('tr[data-version="1"] td[data-metric="accuracy"]')
+    expect(best).to_have_class(re.compile(r"\bmlops-best\b"))
+    expect(item.locator("td.mlops-best")).to_have_count(1)
+    expect(item.locator("thead")).to_contain_text("accuracy ↑")
+    expect(item.locator(".mlops-alias")).to_have_count(0)
+
+    # version 1 to champion: nothing to compare with yet, its run succeeded
+    form = item.locator("form.mlops-promote-form")
+    expect(form.get_by_label("version", exact=True)).to_have_value("2")  # the newest
+    expect(form.get_by_label("alias", exact=True)).to_have_value("champion")
+    form.get_by_label("version", exact=True).select_option("1")
+    form.get_by_role("button", name="Promote").click()
+    result = form.locator(".mlops-promote-result")
+    expect(result).to_have_attribute("data-state", "moved")
+    expect(result).to_have_text("logreg@champion moved from nowhere to version 1.")
+    expect(item.locator('tr[data-version="1"] .mlops-alias')).to_have_text("champion")
+    stored = {m["name"]: m for m in mlops_json(lab, "models")}
+    assert stored["logreg"]["aliases"] == {"champion": 1}
+
+    # version 2 must beat the champion's accuracy by 0.01: refused, with the numbers
+    form.get_by_label("version", exact=True).select_option("2")
+    expect(result).to_have_count(0)  # the answer was to the fields as they were
+    form.get_by_label("require", exact=True).fill("accuracy>=+0.01")
+    form.get_by_label("reason", exact=True).fill("smaller C")
+    form.get_by_role("button", name="Promote").click()
+    expect(result).to_have_attribute("data-state", "refused")
+    expect(result.locator(".mlops-promote-text")).to_have_text(
+        "Refused: 1 requirement not met; logreg@champion stays at version 1 "
+        "(version 2 was the candidate)."
+    )
+    failed = result.locator("table.mlops-requirements tbody")
+    expect(failed).to_have_count(1)  # "run succeeded" held, so it is not listed
+    expect(failed).to_have_attribute("data-requirement", "accuracy>=+0.01")
+    required = f">= {accuracy[1] + 0.01:.6g} (baseline +0.01)"
+    cells = failed.locator("tr").first.locator("td")
+    expect(cells).to_have_text(
+        ["accuracy>=+0.01", f"{accuracy[2]:.6g}", f"{accuracy[1]:.6g}", required]
+    )
+    expect(failed.locator(".mlops-requirement-why")).to_have_text(
+        f"accuracy is {accuracy[2]:.6g}, not {required}"
+    )
+    expect(item.locator('tr[data-version="1"] .mlops-alias')).to_have_text("champion")
+    expect(item.locator('tr[data-version="2"] .mlops-alias')).to_have_count(0)
+    stored = {m["name"]: m for m in mlops_json(lab, "models")}
+    assert stored["logreg"]["aliases"] == {"champion": 1}
+    moves = mlops_json(lab, "model", "history", "logreg")
+    assert [(m["from"], m["to"], m["how"]) for m in moves] == [(None, 1, "promote")]
+
+    # for the picture (docs/img/models.png): the panel 420 px wide, the section at its top
+    box = panel.bounding_box()
+    if box is not None and box["width"] < 420:
+        widen_right_sidebar(page, int(420 - box["width"]))
+    section.evaluate("node => node.scrollIntoView({block: 'start'})")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    panel.screenshot(path=str(ARTIFACTS / "models.png"))
+    if os.environ.get("MLOPS_DOCS_SCREENSHOTS") == "1":  # as conftest.screenshot does
+        shutil.copyfile(ARTIFACTS / "models.png", DOCS_IMG / "models.png")
+
+    # a run started here logs version 3: the section shows it once the run ends, no Refresh
+    panel.get_by_label(re.compile(r"^C\b")).fill("0.5")
+    panel.get_by_role("button", name="Run", exact=True).click()
+    runs = panel.locator('li.mlops-run[data-status="succeeded"]')
+    expect(runs).to_have_count(3, timeout=90_000)
+    expect(rows).to_have_count(3)
+    assert rows.first.get_attribute("data-version") == "3"
+    expect(rows.first.locator("td").nth(1)).to_have_text("0.5")  # the C column

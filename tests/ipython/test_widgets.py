@@ -6,6 +6,7 @@ frontend draws); runs come from real pipeline runs or real SQLite rows, never fr
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
@@ -131,20 +132,12 @@ def test_names_and_errors_are_escaped() -> None:
 # -- metrics: best values, direction, downsampling
 
 
-@pytest.mark.parametrize(
-    ("key", "lower"),
-    [
-        ("loss", True),
-        ("val_loss", True),
-        ("rmse", True),
-        ("error_rate", True),
-        ("train-mae", True),
-        ("neg_mean_squared_error", False),
-        ("accuracy", False),
-        ("f1", False),
-        ("roc_auc", False),
-    ],
-)
+DIRECTIONS = json.loads(
+    (Path(__file__).resolve().parents[1] / "cases" / "metric_direction.json").read_text()
+)["cases"]
+
+
+@pytest.mark.parametrize(("key", "lower"), DIRECTIONS)  # the panel's lowerIsBetter runs it too
 def test_direction_of_a_metric(key: str, lower: bool) -> None:
     assert tables.lower_is_better(key) is lower
 

@@ -4,6 +4,7 @@ import { PipelineModel } from '../model';
 import type { IPanelActions } from '../panel';
 import { DiffView } from './DiffView';
 import { Graph } from './Graph';
+import { ModelsPanel } from './ModelsPanel';
 import { ParametersForm } from './ParametersForm';
 import { ProblemList } from './ProblemList';
 import { RunHistory } from './RunHistory';
@@ -61,7 +62,7 @@ export function PanelBody(props: {
           <button
             type="button"
             className="jp-mod-styled mlops-refresh"
-            title="Read the saved notebook and the run history again"
+            title="Read the saved notebook, the runs, schedules and models again"
             aria-label="Refresh"
             onClick={() => void model.refresh()}
           >
@@ -112,6 +113,7 @@ export function PanelBody(props: {
       {runs.diffError && <div className="mlops-field-error">{runs.diffError.text}</div>}
       {runs.diff && <DiffView runs={runs} diff={runs.diff} />}
       <RunHistory model={model} actions={actions} />
+      <ModelsPanel model={model} />
       <SchedulePanel model={model} />
     </>
   );

@@ -83,3 +83,23 @@ export function RunHistory(props: {
     </section>
   );
 }
+
+/**
+ * Open a run's row in the run history and bring it into view (a schedule's fire and a model's
+ * version link to their runs); `near` is any element inside the panel.
+ */
+export async function revealRun(
+  model: PipelineModel,
+  near: Element | null,
+  runId: string
+): Promise<void> {
+  if (!(await model.runs.reveal(runId))) {
+    return;
+  }
+  requestAnimationFrame(() => {
+    const row = near
+      ?.closest('.mlops-panel')
+      ?.querySelector(`li.mlops-run[data-run="${CSS.escape(runId)}"]`);
+    row?.scrollIntoView({ block: 'nearest' });
+  });
+}

@@ -15,6 +15,7 @@ import {
   formatFireTime,
   scheduleNameError
 } from '../schedules';
+import { revealRun } from './RunHistory';
 import { StatusBadge } from './StatusBadge';
 
 /** The notebook's cron schedules, each with its recent fires, and the form adding one. */
@@ -23,18 +24,9 @@ export function SchedulePanel(props: { model: PipelineModel }): JSX.Element {
   const { schedules } = model;
   const section = React.useRef<HTMLElement>(null);
 
-  // a fire's run: open its row in the run history and bring it into view
-  const showRun = async (runId: string): Promise<void> => {
-    if (!(await model.runs.reveal(runId))) {
-      return;
-    }
-    requestAnimationFrame(() => {
-      const row = section.current
-        ?.closest('.mlops-panel')
-        ?.querySelector(`li.mlops-run[data-run="${CSS.escape(runId)}"]`);
-      row?.scrollIntoView({ block: 'nearest' });
-    });
-  };
+  // a fire's run: its row in the run history
+  const showRun = (runId: string): Promise<void> =>
+    revealRun(model, section.current, runId);
 
   return (
     <section

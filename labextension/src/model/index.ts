@@ -1,8 +1,9 @@
 /**
- * The Pipeline panel's state for the active notebook, in three parts: `pipeline` (what the server
+ * The Pipeline panel's state for the active notebook, in four parts: `pipeline` (what the server
  * explains, the parameters form, compile, the live tags' problems), `runs` (history with live
- * polling, metrics, a diff of two runs) and `schedules` (the notebook's cron schedules, their
- * fires, the form adding one). This holds the notebook all three are about and the one signal
+ * polling, metrics, a diff of two runs), `schedules` (the notebook's cron schedules, their
+ * fires, the form adding one) and `models` (the models its runs logged, their versions and
+ * aliases, the promote form). This holds the notebook all four are about and the one signal
  * the view re-renders on; the React view (panel.tsx, components/) only renders this and calls
  * its methods.
  */
@@ -14,10 +15,12 @@ import { IErrorInfo, MlopsClient } from '../api';
 import { NotebookStages } from '../cellmarks';
 import { stripDrive } from '../paths';
 import { IModelContext } from './context';
+import { ModelsState } from './models';
 import { PipelineState } from './pipeline';
 import { RunsState } from './runs';
 import { SchedulesState } from './schedules';
 
+export { ModelsState } from './models';
 export type { IProblem } from './pipeline';
 export { PipelineState } from './pipeline';
 export { RunsState } from './runs';
@@ -43,18 +46,21 @@ export class PipelineModel {
       emit: () => this._changed.emit()
     };
     this.pipeline = new PipelineState(context);
-    // the options object itself: the poll interval follows the settings as they change
-    this.runs = new RunsState(context, options);
+    // the options object itself: the poll interval follows the settings as they change; a run
+    // that ends may have logged a new version of a model
+    this.runs = new RunsState(context, options, () => void this.models.refresh());
     this.schedules = new SchedulesState(context, {
       // a schedule runs with the values Run would send
       parameters: () => this.pipeline.paramValues(),
       fired: () => void Promise.all([this.runs.refresh(), this.schedules.refresh()])
     });
+    this.models = new ModelsState(context);
   }
 
   readonly pipeline: PipelineState;
   readonly runs: RunsState;
   readonly schedules: SchedulesState;
+  readonly models: ModelsState;
 
   get changed(): ISignal<this, void> {
     return this._changed;
@@ -83,6 +89,7 @@ export class PipelineModel {
     this.pipeline.reset();
     this.runs.reset();
     this.schedules.reset();
+    this.models.reset();
     this._generation += 1;
     if (panel) {
       panel.context.saveState.connect((_, state) => {
@@ -121,7 +128,8 @@ export class PipelineModel {
     await Promise.all([
       this.pipeline.refresh(),
       this.runs.refresh(),
-      this.schedules.refresh()
+      this.schedules.refresh(),
+      this.models.refresh()
     ]);
   }
 

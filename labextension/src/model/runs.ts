@@ -10,7 +10,9 @@ import { IModelContext } from './context';
 export class RunsState {
   constructor(
     private context: IModelContext,
-    private options: { readonly pollInterval: number }
+    private options: { readonly pollInterval: number },
+    /** A watched run ended (succeeded, failed or interrupted). */
+    private ended: () => void
   ) {}
 
   /** The notebook's runs, newest first. */
@@ -129,6 +131,7 @@ export class RunsState {
         this._merge(run);
         this.context.emit();
         if (!ACTIVE.has(run.status)) {
+          this.ended();
           this._metrics.delete(runId);
           if (this._expanded.has(runId)) {
             void this.loadMetrics(runId);
