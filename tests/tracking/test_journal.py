@@ -8,6 +8,8 @@ import json
 import math
 from pathlib import Path
 
+import pytest
+
 from mlops_jupyter.store.db import Store
 from mlops_jupyter.tracking import datasets, journal
 
@@ -129,3 +131,33 @@ def test_replayed_records_go_to_the_task_s_run_and_stage_whatever_a_record_says(
     run = store.get_run(run_id)
     assert [(a["stage"], a["name"]) for a in run["artifacts"]] == [("b", "r.txt")]
     assert [(p["stage"], p["value"]) for p in store.metric_series(run_id)["loss"]] == [("b", 1.0)]
+
+
+def test_a_model_logged_on_a_worker_is_numbered_at_replay_with_the_run_s_lineage(
+    tmp_path: Path,
+) -> None:
+    np = pytest.importorskip("numpy")
+    from mlops_jupyter.store import objects
+    from mlops_jupyter.tracking import models
+
+    store = Store(tmp_path / "home")
+    run_id = _run(store)
+    local = models.pack(np.zeros(3))
+    store.add_model_version(
+        run_id, "a", "w", objects.open_objects(store.objects).put(local.data), 3, "numpy", "npy",
+        local.loader, None,
+    )  # fmt: skip
+    sink = journal.Journal(tmp_path / "journal.jsonl", str(store.objects))
+    packed = models.pack(np.arange(4.0))
+    digest = objects.open_objects(sink.objects).put(packed.data)
+    # a worker cannot know the next number: the journal records the version unnumbered
+    numbered = sink.add_model_version(
+        run_id, "b", "w", digest, len(packed.data), packed.flavor, packed.format,
+        packed.loader, packed.signature,
+    )  # fmt: skip
+    assert numbered is None
+    assert journal.replay(store, run_id, "b", journal.read(sink.path)) == []
+    record = store.model_version("w", 2)
+    assert record is not None and (record["run_id"], record["stage"]) == (run_id, "b")
+    assert record["parameters"] == {"n": 3}
+    assert list(models.load(store, "w@2")) == [0.0, 1.0, 2.0, 3.0]
