@@ -64,6 +64,16 @@ def code_version() -> dict[str, object]:
     return info
 
 
+def module_version(python: str, module: str) -> str:
+    """``module.__version__`` as another venv's ``python`` imports it (an anchor's version)."""
+    return subprocess.run(
+        [python, "-c", f"import {module}; print({module}.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
 def stats(samples: list[float]) -> dict[str, object]:
     return {
         "median_s": statistics.median(samples),

@@ -32,7 +32,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import code_version, machine, now, run_rounds, write_results  # noqa: E402
+from _common import code_version, machine, module_version, now, run_rounds, write_results  # noqa: E402
 
 MLOPS_LOG = """
 import pickle, sys, time
@@ -189,10 +189,7 @@ def main() -> None:
 
     loads = run_rounds([mlops_pair, mlflow_pair, mlflow_given], args.rounds, started, reset)
     medians = {k: statistics.median(v) for k, v in samples.items()}
-    mlflow_version = subprocess.run(
-        [mlflow_python, "-c", "import mlflow; print(mlflow.__version__)"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
+    mlflow_version = module_version(mlflow_python, "mlflow")
     results = {
         "when": now(),
         "machine": machine(load_averages=loads),

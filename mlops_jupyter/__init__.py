@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # the real signatures, for type checkers and editors
     from .ipython.widgets import show_data as show_data
     from .ipython.widgets import show_metrics as show_metrics
     from .ipython.widgets import show_models as show_models
+    from .ipython.widgets import show_monitor as show_monitor
     from .ipython.widgets import show_run as show_run
     from .tracking.checks import DataCheckFailed as DataCheckFailed
     from .tracking.datasets import DataVersion as DataVersion
@@ -60,6 +61,7 @@ _LAZY = {
     "show_metrics": "ipython.widgets",
     "show_data": "ipython.widgets",
     "show_models": "ipython.widgets",
+    "show_monitor": "ipython.widgets",
 }
 
 __all__ = ["__version__", *_LAZY]

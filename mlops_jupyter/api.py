@@ -633,6 +633,13 @@ def export(
 
     exporter = exporters.get(kind)  # an unknown kind says so before anything is compiled
     path = Path(target)
+    if kind == "docker" and not path.exists() and _is_model_ref(str(target)):
+        from .export.docker import export_model
+
+        with _store(None, looking_for=f"no model '{target}': ") as store:
+            home = store.home
+        result = export_model(home, str(target), Path(output), {"force": force})
+        return {**result.to_dict_model(str(target))}
     folder = path if path.is_dir() else Path(compile(path)["output"])
     options: dict[str, Any] = {"force": force}
     if image:
@@ -641,6 +648,20 @@ def export(
         options["schedule"] = schedule_show(schedule, path)
     plan = load_plan(folder)
     return exporter(plan, Path(output), options).to_dict(plan)
+
+
+def _is_model_ref(text: str) -> bool:
+    """``NAME@ALIAS`` or ``NAME@V``: what `mlops export docker` takes besides a notebook or a
+    folder (a bare name could be a misspelt path, so the ``@`` is required)."""
+    from .tracking import models as registry
+
+    if "@" not in text or text.endswith(".ipynb"):
+        return False
+    try:
+        registry.parse_ref(text)
+    except MlopsError:
+        return False
+    return True
 
 
 # -- schedules (schedule/): `mlops schedule ...` and `mlops scheduler`
@@ -891,3 +912,76 @@ def model_history(name: str, where: str | Path | None = None) -> list[dict[str, 
     registry.parse_ref(name)
     with _store(where, looking_for=f"no model '{name}': ") as store:
         return registry.history(store, name)
+
+
+# -- serving (serve/): `mlops serve`, `mlops monitor`
+
+
+def serve(
+    ref: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    token: str | None = None,
+    sample: float = 1.0,
+    poll: float = 2.0,
+    max_body: int | None = None,
+    where: str | Path | None = None,
+    ready: Callable[[dict[str, Any]], None] | None = None,
+) -> None:
+    """Serve the version ``ref`` names (following its alias) until stopped. Bad input — an
+    unknown model, a sample outside 0..1, a port out of range — is an MlopsError before
+    anything listens; ``ready`` gets what is served just before the server starts."""
+    from .tracking import models as registry
+
+    registry.parse_ref(ref)
+    if not 0.0 <= sample <= 1.0:
+        raise MlopsError(f"--sample is a share of requests from 0 to 1, not {sample}.")
+    if not 0 <= port <= 65535:
+        raise MlopsError(f"--port must be from 0 to 65535, not {port}.")
+    if workers < 1:
+        raise MlopsError(f"--workers must be at least 1, not {workers}.")
+    if poll <= 0:
+        raise MlopsError(f"--poll must be a number of seconds above 0, not {poll}.")
+    if max_body is not None and max_body < 1:
+        raise MlopsError(f"--max-body must be a number of bytes above 0, not {max_body}.")
+    if token is not None and not token.strip():
+        raise MlopsError("the token is empty.", hint="Give a token, or leave --token out.")
+    with _store(where, looking_for=f"no model '{ref}': ") as store:
+        name, version = registry.resolve(store, ref)
+        home = store.home
+    try:
+        from .serve import app
+    except ImportError as exc:  # fastapi or uvicorn missing
+        raise MlopsError(
+            f"mlops serve runs on FastAPI and uvicorn, which are not installed ({exc}).",
+            hint='pip install "mlops-jupyter[serve]"',
+        ) from None
+    if ready is not None:
+        ready({"model": name, "version": version, "host": host, "port": port, "home": str(home)})
+    config = app.Config(
+        str(home), ref, token.strip() if token else None, sample, poll, max_body or app.MAX_BODY
+    )
+    app.run(config, host=host, port=port, workers=workers)
+
+
+def monitor(
+    ref: str,
+    *,
+    window: str | float = "1h",
+    where: str | Path | None = None,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """``mlops monitor --json``: requests, errors, latency, input drift against the training
+    data and prediction shift of the version ``ref`` names, over the last ``window``."""
+    from .serve import monitor as monitoring
+    from .store.gc import parse_age
+    from .tracking import models as registry
+
+    registry.parse_ref(ref)
+    seconds = parse_age(window)
+    if seconds <= 0:
+        raise MlopsError(f"--window must be longer than 0, not {window!r}.")
+    with _store(where, looking_for=f"no model '{ref}': ") as store:
+        return monitoring.report(store, ref, window=seconds, now=now)

@@ -539,4 +539,10 @@ def model_alias_from_json(body: Mapping[str, Any]) -> dict[str, Any]:
         raise MlopsError("'promote' must be true or false.")
     if require and not promote:
         raise MlopsError("requirements are checked only by a promotion: send 'promote': true.")
-    return {"version": version, "alias": alias, "promote": promote, "require": require, "reason": reason}
+    return {
+        "version": version,
+        "alias": alias,
+        "promote": promote,
+        "require": require,
+        "reason": reason,
+    }

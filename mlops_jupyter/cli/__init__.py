@@ -175,6 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_model_commands(sub)
 
+    from .serve import add_commands as add_serve_commands  # serve, monitor
+
+    add_serve_commands(sub)
+
     p = sub.add_parser("doctor", help="check the store: database, objects, leftovers")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_doctor)

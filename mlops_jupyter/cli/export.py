@@ -9,7 +9,11 @@ from typing import Any
 KINDS = {
     "airflow": ("DAGS_DIR", "an Airflow 3 DAG file whose tasks run each stage through mlops"),
     "kfp": ("PIPELINE.yaml", "a Kubeflow Pipelines YAML, one container component per stage"),
-    "docker": ("DIR", "a Dockerfile that runs the pipeline (the KFP export's default image)"),
+    "docker": (
+        "DIR",
+        "a Dockerfile that runs the pipeline (the KFP export's default image), or for "
+        "NAME@ALIAS one that serves that model version",
+    ),
 }
 
 
@@ -19,7 +23,9 @@ def add_commands(sub: Any) -> None:
     p.set_defaults(func=lambda args, export=p: (export.print_help(), 2)[1])
     for kind, (output, text) in KINDS.items():
         q = kinds.add_parser(kind, help=text, description=text)
-        q.add_argument("target", metavar="NOTEBOOK|DIR")
+        q.add_argument(
+            "target", metavar="NOTEBOOK|DIR|NAME@ALIAS" if kind == "docker" else "NOTEBOOK|DIR"
+        )
         q.add_argument("-o", "--output", required=True, metavar=output)
         if kind == "kfp":
             q.add_argument(
@@ -45,7 +51,8 @@ def export_command(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
         return 0
-    print(f"Exported pipeline '{result['pipeline']}' ({args.export_kind}) to {result['output']}")
+    what = f"model {result['model']}" if "model" in result else f"pipeline '{result['pipeline']}'"
+    print(f"Exported {what} ({args.export_kind}) to {result['output']}")
     for note in result["notes"]:
         print(note)
     return 0

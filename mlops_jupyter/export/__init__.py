@@ -43,6 +43,16 @@ class ExportResult:
             "notes": list(self.notes),
         }
 
+    def to_dict_model(self, ref: str) -> dict[str, Any]:
+        """The ``mlops export docker NAME@ALIAS --json`` object."""
+        return {
+            "kind": self.kind,
+            "model": ref,
+            "output": str(self.output),
+            "files": [str(f) for f in self.files],
+            "notes": list(self.notes),
+        }
+
 
 Exporter = Callable[["Plan", Path, dict[str, Any]], ExportResult]
 exporters: Registry[Exporter] = Registry(ENTRY_POINT_GROUP, "export")

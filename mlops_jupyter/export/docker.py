@@ -83,7 +83,9 @@ def export(plan: Plan, output: Path, options: dict[str, Any]) -> ExportResult:
     copied = _compiled_files(plan.folder)
     old = _previous_copy(copy, force)
 
-    wheel, wheel_note = _wheel(plan)
+    from ..home import find_home
+
+    wheel, wheel_note = _wheel(find_home(plan.workdir))
     written = [write_generated(path, text, force=force) for path, text in texts.items()]
     for name in old - set(copied):  # files of the last copy this one does not have
         (copy / name).unlink(missing_ok=True)
@@ -91,14 +93,7 @@ def export(plan: Plan, output: Path, options: dict[str, Any]) -> ExportResult:
         write_atomic(copy / name, (plan.folder / name).read_bytes())
         _readable(copy / name)
         written.append(copy / name)
-    wheels = output / "wheels"
-    if wheel is not None:
-        for stale in wheels.glob("mlops_jupyter-*.whl"):
-            if stale.name != wheel.name:
-                stale.unlink()
-        write_atomic(wheels / wheel.name, wheel.read_bytes())
-        _readable(wheels / wheel.name)
-        written.append(wheels / wheel.name)
+    written += _copy_wheel(wheel, output / "wheels")
 
     image = image_name(plan)
     notes = [
@@ -120,12 +115,7 @@ def export(plan: Plan, output: Path, options: dict[str, Any]) -> ExportResult:
             "The stages import modules from the notebook's folder that are not installed "
             f"packages ({', '.join(local)}); add them to the image (COPY them into {WORKDIR})."
         )
-    if skipped:
-        notes.append(
-            "Left out of requirements.txt, not installable as NAME==VERSION: "
-            + ", ".join(skipped)
-            + "."
-        )
+    notes += _skipped_note(skipped)
     notes.append(
         f"Pinned from the environment run {run_id} recorded."
         if run_id
@@ -265,6 +255,28 @@ def _wheels_readme() -> str:
     )
 
 
+def _skipped_note(skipped: list[str]) -> list[str]:
+    if not skipped:
+        return []
+    return [
+        "Left out of requirements.txt, not installable as NAME==VERSION: "
+        + ", ".join(skipped)
+        + "."
+    ]
+
+
+def _copy_wheel(wheel: Path | None, wheels: Path) -> list[Path]:
+    """The wheel into the context's ``wheels/`` (the one of an earlier export replaced)."""
+    if wheel is None:
+        return []
+    for stale in wheels.glob("mlops_jupyter-*.whl"):
+        if stale.name != wheel.name:
+            stale.unlink()
+    write_atomic(wheels / wheel.name, wheel.read_bytes())
+    _readable(wheels / wheel.name)
+    return [wheels / wheel.name]
+
+
 def _readable(path: Path) -> None:
     """COPY keeps a file's mode: a temp file's 0600 would be unreadable to a container that runs
     as another user (Kubernetes often does)."""
@@ -368,11 +380,9 @@ def _source_hash(folder: Path, names: list[str]) -> str:
     return digest.hexdigest()[:24]
 
 
-def _wheel(plan: Plan) -> tuple[Path | None, str | None]:
-    """A wheel of the installed mlops-jupyter (built once per source state, kept in the store's
-    cache), or None and a note saying how to provide one."""
-    from ..home import find_home
-
+def _wheel(home: Path) -> tuple[Path | None, str | None]:
+    """A wheel of the installed mlops-jupyter (built once per source state, kept in the cache of
+    the store at ``home``), or None and a note saying how to provide one."""
     by_hand = (
         f"Put a wheel of mlops-jupyter {__version__} into wheels/ before docker build "
         "(pip wheel --no-deps /path/to/mlops-jupyter -w wheels/)."
@@ -381,7 +391,7 @@ def _wheel(plan: Plan) -> tuple[Path | None, str | None]:
     if source is None:
         return None, f"This mlops-jupyter was not installed from a source folder. {by_hand}"
     names = _source_files(source)
-    cache = find_home(plan.workdir) / "cache" / "wheels" / _source_hash(source, names)
+    cache = home / "cache" / "wheels" / _source_hash(source, names)
     found = sorted(cache.glob("mlops_jupyter-*.whl"))
     if found:
         return found[0], None
@@ -417,3 +427,216 @@ def _wheel(plan: Plan) -> tuple[Path | None, str | None]:
             shutil.rmtree(other, ignore_errors=True)
     found = sorted(cache.glob("mlops_jupyter-*.whl"))
     return (found[0], None) if found else (None, by_hand)
+
+
+# -- a model version as a microservice: `mlops export docker NAME@ALIAS -o DIR`
+
+SERVE_PORT = 8080
+# what serving needs besides the model's own libraries (pinned as installed here)
+SERVING = ("fastapi", "uvicorn", "pandas", "numpy")
+_FLAVOR_LIBRARIES = {
+    "sklearn": ("scikit-learn", "skops", "scipy", "joblib", "threadpoolctl"),
+    "numpy": (),
+    "pandas": ("pyarrow",),
+    "pickle": ("cloudpickle",),
+}
+
+
+def export_model(home: Path, ref: str, output: Path, options: dict[str, Any]) -> ExportResult:
+    """A build context whose image serves the version ``ref`` names now: ``Dockerfile``,
+    ``requirements.txt`` (pinned from the environment the model's run recorded), ``store/`` (a
+    store holding that one version, its lineage, its bytes and its training data's sketches, so
+    ``mlops monitor`` works in the container too) and ``wheels/``. The entry point is ``mlops
+    serve NAME@V`` on port 8080; a ``HEALTHCHECK`` asks ``/ping``."""
+    from ..store.db import Store
+    from ..tracking import models
+
+    force = bool(options.get("force"))
+    if output.exists() and not output.is_dir():
+        raise MlopsError(
+            f"{output} is a file; mlops export docker writes a folder (a Docker build context).",
+            hint="Give a folder: -o DIR.",
+        )
+    with Store(home) as store:
+        name, version = models.resolve(store, ref)
+        record = models.show(store, f"{name}@{version}")
+        run = _run_environment(store, record.get("run_id"))
+        blobs = {record["hash"]: _object(store, record["hash"])}
+        for item in record.get("data") or []:
+            if item.get("sketch") and objects_exists(store, item["sketch"]):
+                blobs[item["sketch"]] = _object(store, item["sketch"])
+    image = _model_image(name, version)
+    python = _python_minor(run)
+    pins, skipped = _model_requirements(record, run)
+    texts = {
+        output / "Dockerfile": model_dockerfile(name, version, python, image),
+        output / "requirements.txt": _model_requirements_text(name, version, pins, record),
+        output / "wheels" / "README.txt": _wheels_readme(),
+    }
+    for path in texts:
+        check_generated(path, force=force)
+    copy = output / "store"
+    if copy.exists() and not (copy / MODEL_STORE_MARK).is_file() and not force:
+        raise MlopsError(
+            f"{copy} exists and is not a store written by mlops export.",
+            hint="Choose another output, move that folder, or pass --force to write into it.",
+        )
+    wheel, wheel_note = _wheel(home)
+    written = [write_generated(path, text, force=force) for path, text in texts.items()]
+    written += _model_store(copy, record, blobs)
+    written += _copy_wheel(wheel, output / "wheels")
+    notes = [
+        f"Build the image: docker build -t {image} {output}",
+        f"Serve it: docker run --rm -p {SERVE_PORT}:{SERVE_PORT} -e MLOPS_SERVE_TOKEN=... {image} "
+        f"(POST /invocations, /v2/models/{name}/infer; /ping is the health check). In the "
+        f"container the server listens on 0.0.0.0:{SERVE_PORT}: set MLOPS_SERVE_TOKEN so only "
+        "callers with the token are answered.",
+        f"The image serves {name}@{version} (where {ref} points now); its traffic is recorded in "
+        f"{STORE}: mount a named volume there and `docker run ... mlops monitor {name}@{version}` "
+        "reads it.",
+    ]
+    if wheel_note:
+        notes.append(wheel_note)
+    notes += _skipped_note(skipped)
+    notes.append(
+        f"Pinned from the environment run {record['run_id']} recorded."
+        if run
+        else "The model's run recorded no environment: versions are this environment's."
+    )
+    return ExportResult("docker", output, written, notes)
+
+
+MODEL_STORE_MARK = "EXPORTED-BY-MLOPS.txt"
+
+
+def objects_exists(store: Any, key: str) -> bool:
+    from ..store import objects
+
+    return objects.open_objects(store.objects).exists(key)
+
+
+def _object(store: Any, key: str) -> bytes:
+    from ..store import objects
+
+    try:
+        return objects.open_objects(store.objects).get(key)
+    except OSError as exc:
+        raise MlopsError(
+            f"the bytes of {key[:12]} cannot be read from {store.objects} ({exc}).",
+            hint="`mlops doctor` checks the store; log the model again to replace it.",
+        ) from None
+
+
+def _run_environment(store: Any, run_id: str | None) -> dict[str, Any] | None:
+    if not run_id:
+        return None
+    try:
+        run = store.get_run(run_id)
+    except MlopsError:  # the run was removed: the version's lineage stays, its environment not
+        return None
+    return run.get("environment") or None
+
+
+def _model_image(name: str, version: int) -> str:
+    repo = re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("._-") or "model"
+    return f"mlops-model-{repo}:{version}"
+
+
+def _model_requirements(
+    record: dict[str, Any], recorded: dict[str, Any] | None
+) -> tuple[list[str], list[str]]:
+    """The model's libraries as its run recorded them (else as installed here), and what
+    serving needs as installed here, as sorted ``NAME==VERSION`` lines."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    wanted = [*_FLAVOR_LIBRARIES.get(record["flavor"], ()), *SERVING]
+    if record["format"] == "pickle":
+        wanted.append("cloudpickle")
+    recorded_pins = {
+        _normalize(str(label).partition("==")[0]): str(label)
+        for label in ((recorded or {}).get("packages") or {}).values()
+    }
+    pins: dict[str, str] = {}
+    skipped: list[str] = []
+    for dist in wanted:
+        label = recorded_pins.get(_normalize(dist))
+        if label is None:
+            try:
+                label = f"{dist}=={version(dist)}"
+            except PackageNotFoundError:
+                skipped.append(dist)
+                continue
+        if _PIN.match(label):
+            pins[_normalize(dist)] = label
+        else:
+            skipped.append(label)
+    return [pins[k] for k in sorted(pins)], sorted(set(skipped))
+
+
+def model_dockerfile(name: str, version: int, python: str, image: str) -> str:
+    staging = "/tmp/mlops-export"
+    pip = ["pip", "install", "--no-cache-dir", "--find-links", f"{staging}/wheels"]
+    probe = (
+        "import urllib.request; "
+        f"urllib.request.urlopen('http://127.0.0.1:{SERVE_PORT}/ping', timeout=3)"
+    )
+    serve = ["mlops", "serve", f"{name}@{version}", "--host", "0.0.0.0", "--port", str(SERVE_PORT)]
+    lines = [
+        f"# {MARKER} (mlops export docker) {__version__}: model {name}@{version} as a service.",
+        f"# Build: docker build -t {image} .",
+        f"# Run:   docker run --rm -p {SERVE_PORT}:{SERVE_PORT} -e MLOPS_SERVE_TOKEN=... {image}",
+        f"FROM python:{python}-slim",
+        f"ENV PYTHONDONTWRITEBYTECODE=1 PIP_DISABLE_PIP_VERSION_CHECK=1 MLOPS_HOME={STORE}",
+        f"COPY requirements.txt {staging}/requirements.txt",
+        f"COPY wheels/ {staging}/wheels/",
+        f"RUN {_quoted([*pip, '-r', f'{staging}/requirements.txt'])}",
+        "# a store holding this one version (its bytes, lineage and training data's sketches);",
+        "# a named volume mounted here starts as this copy and keeps the recorded traffic",
+        f"COPY store/ {STORE}/",
+        f"VOLUME {_quoted([STORE])}",
+        f"EXPOSE {SERVE_PORT}",
+        f"HEALTHCHECK --interval=30s --timeout=5s --start-period=20s CMD {_quoted(['python', '-c', probe])}",
+        f"ENTRYPOINT {_quoted(serve)}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _model_requirements_text(
+    name: str, version: int, pins: list[str], record: dict[str, Any]
+) -> str:
+    head = [
+        f"# {MARKER} (mlops export docker) {__version__}.",
+        f"# {name}@{version}: its libraries as run {record.get('run_id')} recorded them; serving's",
+        "# (FastAPI, uvicorn) as installed where the export ran. mlops-jupyter: wheels/.",
+        f"{DIST}=={__version__}",
+    ]
+    return "\n".join([*head, *pins, ""])
+
+
+def _model_store(folder: Path, record: dict[str, Any], blobs: dict[str, bytes]) -> list[Path]:
+    """A fresh store in ``folder`` holding only this version (an earlier export's replaced)."""
+    from ..store import objects
+    from ..store.db import Store
+
+    if folder.exists():
+        for leftover in ("mlops.db", "mlops.db-wal", "mlops.db-shm"):
+            (folder / leftover).unlink(missing_ok=True)
+    with Store(folder) as store:
+        store.import_model_version(record)
+        for data in blobs.values():
+            objects.open_objects(store.objects).put(data)
+        store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    for leftover in ("mlops.db-wal", "mlops.db-shm"):
+        (folder / leftover).unlink(missing_ok=True)
+    write_atomic(
+        folder / MODEL_STORE_MARK,
+        f"{MARKER} (mlops export docker): a store holding {record['name']}@{record['version']}.\n".encode(),
+    )
+    written = [folder / "mlops.db", folder / MODEL_STORE_MARK]
+    for root, _, files in os.walk(folder / "objects"):
+        for name in files:
+            _readable(Path(root, name))
+            written.append(Path(root, name))
+    _readable(folder / "mlops.db")
+    return written

@@ -42,6 +42,9 @@ HELP = """\
   %mlops data [PATH]                       data versions: hash, size, shape, schema changes,
                                            drift against the version before, failed checks
   %mlops models [NAME]                     logged models: versions x metrics, aliases
+  %mlops monitor NAME[@ALIAS] [--window 1h]
+                                           a served model's requests, errors, latency, input
+                                           drift against its training data, prediction shift
   %mlops log key=value ... [--step N] [--param]
                                            log metrics (or, with --param, parameters)
   %mlops schedule add NAME [NOTEBOOK|DIR] --cron EXPR [-p k=v ...] [--tz TZ]
@@ -53,7 +56,8 @@ HELP = """\
 
 The notebook is the one JupyterLab (JPY_SESSION_NAME) or VS Code (__vsc_ipynb_file__) says
 this kernel serves; elsewhere pass --notebook PATH (every verb above but log and help takes it).
-In Python: mlops_jupyter.show_run(), show_metrics(), show_data(), show_models().
+In Python: mlops_jupyter.show_run(), show_metrics(), show_data(), show_models(),
+show_monitor().
 """
 
 
@@ -66,6 +70,7 @@ VERBS = (
     "metrics",
     "data",
     "models",
+    "monitor",
     "log",
     "schedule",
     "help",
@@ -142,6 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verb("models", "logged models: versions x metrics, aliases")
     p.add_argument("name", nargs="?", metavar="NAME")
+    notebook_option(p)
+
+    p = verb("monitor", "a served model's traffic, latency and drift")
+    p.add_argument("ref", metavar="NAME[@ALIAS]")
+    p.add_argument("--window", default="1h", metavar="AGE")
     notebook_option(p)
 
     p = verb("log", "log metrics or parameters")
@@ -382,6 +392,11 @@ class MlopsMagics(Magics):
         from .widgets import show_models
 
         display(show_models(args.name, where=self._where(args)))
+
+    def _monitor(self, args: argparse.Namespace) -> None:
+        from .widgets import show_monitor
+
+        display(show_monitor(args.ref, window=args.window, where=self._where(args)))
 
     def _log(self, args: argparse.Namespace) -> None:
         from ..tracking import runtime as mlops

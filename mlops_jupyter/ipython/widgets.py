@@ -38,10 +38,12 @@ __all__ = [
     "DataView",
     "MetricsView",
     "ModelsView",
+    "MonitorView",
     "RunView",
     "show_data",
     "show_metrics",
     "show_models",
+    "show_monitor",
     "show_run",
 ]
 
@@ -379,3 +381,35 @@ class ModelsView(_Refreshable):
 def show_models(name: str | None = None, *, where: str | Path | None = None) -> ModelsView:
     """Logged models: versions × metrics and aliases (one model, or this notebook's)."""
     return ModelsView(name, where=_where(where))
+
+
+# -- a served model's monitor
+
+
+class MonitorView(_Refreshable):
+    """``mlops monitor`` of a served model: requests, errors, latency, input drift against the
+    training data (per column), prediction shift. Refresh reads the store again."""
+
+    def __init__(self, ref: str, *, window: str, where: str | Path | None) -> None:
+        self.ref, self.window, self.where = ref, window, where
+        self.report: dict[str, Any] = {}
+        super().__init__()
+
+    def refresh(self) -> None:
+        self.report = api.monitor(self.ref, window=self.window, where=self.where)
+        self._body.value = self.html()
+
+    def html(self) -> str:
+        from ..views.serving import monitor_html
+
+        return monitor_html(self.report)
+
+    def text(self) -> str:
+        from ..views.serving import monitor_text
+
+        return monitor_text(self.report)
+
+
+def show_monitor(ref: str, *, window: str = "1h", where: str | Path | None = None) -> MonitorView:
+    """How the served model ``ref`` did over the last ``window`` (``"1h"``, ``"30m"``)."""
+    return MonitorView(ref, window=window, where=_where(where))

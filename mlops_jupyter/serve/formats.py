@@ -320,3 +320,38 @@ def oip_outputs(predictions: Any) -> list[dict[str, Any]]:
     )
     data = _flatten(plain(array.reshape(-1) if array.ndim else array.reshape(1)))
     return [{"name": "predict", "shape": list(array.shape), "datatype": datatype, "data": data}]
+
+
+def _oip_type(dtype: str | None) -> str:
+    """An OIP v2 datatype for a numpy/pandas dtype name (text and the rest: BYTES)."""
+    for oip, numpy_name in OIP_TYPES.items():
+        if numpy_name == dtype and oip != "BYTES":
+            return oip
+    if dtype in ("Int64", "Float64"):
+        return "INT64" if dtype == "Int64" else "FP64"
+    return "BYTES"
+
+
+def oip_metadata(name: str, version: int, record: Mapping[str, Any]) -> dict[str, Any]:
+    """``GET /v2/models/{name}``: the model's inputs and outputs from its signature."""
+    signature = record.get("signature") or {}
+    found = signature.get("inputs") or {}
+    if found.get("type") == "dataframe":
+        inputs = [
+            {"name": c["name"], "datatype": _oip_type(c["dtype"]), "shape": [-1]}
+            for c in found.get("columns", [])
+        ]
+    elif found.get("type") == "ndarray":
+        shape = [-1, *[-1 if s is None else s for s in found.get("shape", [None])[1:]]]
+        inputs = [{"name": "input-0", "datatype": _oip_type(found.get("dtype")), "shape": shape}]
+    else:
+        inputs = []
+    out = signature.get("outputs") or {}
+    outputs = [{"name": "predict", "datatype": _oip_type(out.get("dtype")), "shape": [-1]}]
+    return {
+        "name": name,
+        "versions": [str(version)],
+        "platform": f"mlops-jupyter/{record.get('flavor', 'unknown')}",
+        "inputs": inputs,
+        "outputs": outputs,
+    }

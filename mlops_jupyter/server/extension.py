@@ -24,6 +24,7 @@ from .handlers import (
     MetricsHandler,
     ModelAliasesHandler,
     ModelHandler,
+    ModelMonitorHandler,
     ModelsHandler,
     PipelineHandler,
     RunHandler,
@@ -68,6 +69,7 @@ class MlopsExtension(ExtensionApp):
         (rf"{API_PREFIX}/models", ModelsHandler),
         (rf"{API_PREFIX}/models/{MODEL}", ModelHandler),
         (rf"{API_PREFIX}/models/{MODEL}/aliases", ModelAliasesHandler),
+        (rf"{API_PREFIX}/models/{MODEL}/monitor", ModelMonitorHandler),
     ]
 
     scheduler = Bool(

@@ -503,6 +503,24 @@ class ModelHandler(ModelsBase):
         self.reply(found)
 
 
+class ModelMonitorHandler(ModelsBase):
+    """``mlops monitor --json`` of the version ``?ref=`` names (default: the model's newest;
+    ``name@champion`` follows the alias) over ``?window=`` (default 1h)."""
+
+    @web.authenticated
+    @authorized("read", "contents")
+    async def get(self, name: str) -> None:
+        where = self.named_models_where(name)
+        selector = self.get_query_argument("alias", None)
+        ref = name if not selector else f"{name}@{selector}"
+        window = self.get_query_argument("window", "1h")
+        found = await self.blocking(api.monitor, ref, window=window, where=where)
+        reference = found.get("reference")
+        if reference and os.path.isabs(reference["path"]):  # no absolute paths in answers
+            reference["path"] = relative(self.state.root, reference["path"])
+        self.reply(found)
+
+
 class ModelAliasesHandler(ModelsBase):
     """Point an alias at a version: ``promote`` checks the run and the requirements first (a
     refusal is 200 with ``"moved": false`` and the table), else the move is unconditional."""

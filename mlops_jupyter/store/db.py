@@ -885,6 +885,33 @@ class Store:
             )
         return version
 
+    def import_model_version(self, record: dict[str, Any]) -> None:
+        """A version as ``model_version`` returned it, written as it is (a model image's own
+        store: the lineage and the number the source store gave it stay)."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO model_versions VALUES"
+                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record["name"],
+                    record["version"],
+                    record["hash"],
+                    record["flavor"],
+                    record["format"],
+                    record["size"],
+                    record["run_id"],
+                    record["stage"],
+                    record["pipeline"],
+                    record["pipeline_version"],
+                    json.dumps(record["parameters"], sort_keys=True),
+                    json.dumps(record["metrics"]),
+                    json.dumps(record["data"]),
+                    None if record["signature"] is None else json.dumps(record["signature"]),
+                    json.dumps(record["loader"], sort_keys=True),
+                    time.time(),
+                ),
+            )
+
     def stage_metrics(self, run_id: str | None, stage: str | None) -> dict[str, float]:
         """The last value of each metric one stage of a run logged (``stage=None``: the metrics
         of an interactive run, which has no stages), in the order keys were first logged."""
@@ -1078,6 +1105,31 @@ class Store:
                     if item.get("sketch"):
                         found.setdefault(item["sketch"], f"{label} data {item['path']}")
         return found
+
+    # -- serving: what serve/traffic.py writes and serve/monitor.py reads
+
+    def add_serving_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """``(model, version, time, latency_ms, status, rows, inputs, predictions, error)``
+        rows, one transaction (one batch of the traffic recorder)."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO serving (model, version, time, latency_ms, status, rows, inputs,"
+                " predictions, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def serving_rows(
+        self, model: str, version: int, since: float, until: float
+    ) -> list[dict[str, Any]]:
+        """The requests a version answered in ``[since, until)``, oldest first."""
+        return [
+            dict(r)
+            for r in self.db.execute(
+                "SELECT time, latency_ms, status, rows, inputs, predictions, error FROM serving"
+                " WHERE model = ? AND version = ? AND time >= ? AND time < ? ORDER BY time, id",
+                (model, version, since, until),
+            )
+        ]
 
     def referenced_objects(self, without: Collection[str] = ()) -> set[str]:
         """Every object a run's record or a cache entry names, leaving out the runs ``without``

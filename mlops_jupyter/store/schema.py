@@ -117,6 +117,16 @@ MIGRATIONS: list[str] = [
         reason TEXT, requirements TEXT);
     CREATE INDEX alias_moves_name ON alias_moves (name, alias, time);
     """,
+    # 7: what `mlops serve` answered (serve/traffic.py): one row per request, with its latency
+    # and status; the inputs (as {"columns", "data"}) and predictions of the sampled ones, which
+    # `mlops monitor` compares with the model's training data
+    """
+    CREATE TABLE serving (
+        id INTEGER PRIMARY KEY, model TEXT NOT NULL, version INTEGER NOT NULL,
+        time REAL NOT NULL, latency_ms REAL NOT NULL, status INTEGER NOT NULL,
+        rows INTEGER NOT NULL, inputs TEXT, predictions TEXT, error TEXT);
+    CREATE INDEX serving_model ON serving (model, version, time);
+    """,
 ]
 
 

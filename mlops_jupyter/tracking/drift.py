@@ -78,7 +78,7 @@ def _key(value: Any, numeric: bool) -> Any:
     return str(value)
 
 
-def _is_numeric(dtype: Any) -> bool:
+def is_numeric(dtype: Any) -> bool:
     kind = getattr(dtype, "kind", "O")
     return kind in "iuf"
 
@@ -99,7 +99,7 @@ class SketchBuilder:
         self.sketch.rows += len(frame)
         for name, series in frame.items():
             column = self.sketch.columns.get(str(name))
-            numeric = _is_numeric(series.dtype)
+            numeric = is_numeric(series.dtype)
             if column is None:
                 column = self.sketch.columns[str(name)] = ColumnSketch(numeric)
             elif column.numeric != numeric:  # chunks of a CSV read one column two ways

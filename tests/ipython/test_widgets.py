@@ -354,6 +354,7 @@ def test_show_models_draws_versions_by_metrics_with_aliases(home: Path) -> None:
     import mlops_jupyter as mlops
     from mlops_jupyter.ipython.widgets import show_models
 
+    mlops.end_run()  # a run an earlier test of this process left open logs into its store
     for accuracy, loss in ((0.9, 0.3), (0.95, 0.2), (0.8, 0.5)):
         mlops.log_metrics({"accuracy": accuracy, "loss": loss})
         mlops.log_model(np.full(3, accuracy), "weights")

@@ -67,6 +67,7 @@ AUTH_CASES = [
     ("GET", "models"),
     ("GET", "models/iris"),
     ("POST", "models/iris/aliases"),
+    ("GET", "models/iris/monitor"),
 ]
 
 

@@ -146,3 +146,28 @@ async def test_no_store_means_no_models_and_unknown_ones_are_404(api: Api, root:
     assert status == 404 and "no model 'iris'" in error["error"]
     status, error = await api("GET", "models", path="../outside.ipynb")
     assert status in (400, 403, 404)
+
+
+async def test_monitor_of_a_model_over_rest(api: Api, root: Path, trained: Path) -> None:
+    from mlops_jupyter.serve.traffic import Recorder
+
+    recorder = Recorder(root / ".mlops", "iris")
+    for latency in (2.0, 4.0, 30.0):
+        recorder.add(1, latency, 200, 1)
+    recorder.add(1, 1.0, 400, 0, error="missing column 'x'")
+    recorder.close()
+    await api("POST", "models/iris/aliases", {"version": 1, "alias": "champion"})
+    status, found = await api("GET", "models/iris/monitor", alias="champion", window="1h")
+    assert status == 200, found
+    assert (found["model"], found["version"], found["requests"], found["errors"]) == (
+        "iris",
+        1,
+        4,
+        1,
+    )
+    assert found["latency_ms"] == {"p50": 2.0, "p99": 30.0}
+    assert found == {**core.monitor("iris@champion", where=root), "window": found["window"]}
+    status, error = await api("GET", "models/iris/monitor", window="soon")
+    assert status == 400 and "30d, 12h" in error["hint"]
+    status, error = await api("GET", "models/ghost/monitor")
+    assert status == 404
