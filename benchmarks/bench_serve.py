@@ -49,7 +49,7 @@ BODY = {"dataframe_split": {"columns": COLUMNS, "data": [[6.1, 2.8, 4.7, 1.2]]}}
 LUA = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = [[%s]]
+wrk.body = [==[%s]==]
 done = function(summary, latency, requests)
   local bad = summary.errors.status + summary.errors.connect + summary.errors.read
     + summary.errors.write + summary.errors.timeout
@@ -184,8 +184,14 @@ def main() -> None:
                            str(port), "-h", "127.0.0.1", "--env-manager", "local", "-w", "1"]  # fmt: skip
             db = project / ".mlops" / "mlops.db"
             before = _serving_rows(db)
+            # `mlflow models serve` runs `uvicorn` from PATH: its own venv's
+            side_env = (
+                env
+                if side == "mlops"
+                else {**env, "PATH": f"{Path(mlflow_cli).parent}:{env['PATH']}"}
+            )
             process = subprocess.Popen(
-                command, cwd=work, env=env, start_new_session=True,
+                command, cwd=work, env=side_env, start_new_session=True,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
             try:

@@ -9,6 +9,7 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import type { IAliasRequest, IAliasResult, IModel, IModelSummary } from './models';
+import type { IMonitorReport, MonitorWindow } from './monitor';
 import type { IErrorInfo } from './paths';
 import type { ICronPreview, IFire, ISchedule, IScheduleRequest } from './schedules';
 import type { RunStatus, StageStatus } from './status';
@@ -22,6 +23,13 @@ export type {
   IModelVersion,
   IRequirementRow
 } from './models';
+export type {
+  IColumnDrift,
+  IMonitorReport,
+  IPredictionShift,
+  IPredictions,
+  MonitorWindow
+} from './monitor';
 export type { IErrorInfo } from './paths';
 export type {
   CatchUp,
@@ -344,6 +352,21 @@ export class MlopsClient {
    */
   setAlias(name: string, request: IAliasRequest, path?: string): Promise<IAliasResult> {
     return this.post<IAliasResult>(['models', name, 'aliases'], request, { path });
+  }
+
+  /**
+   * What `mlops serve` recorded for one version of a model over the last `window`: the version
+   * `alias` names, the newest without one.
+   */
+  monitor(
+    name: string,
+    options: { alias?: string; window: MonitorWindow; path?: string }
+  ): Promise<IMonitorReport> {
+    return this.request<IMonitorReport>(['models', name, 'monitor'], {
+      path: options.path,
+      alias: options.alias,
+      window: options.window
+    });
   }
 
   /** The next `count` fire times of a cron expression, or an ApiError saying what is wrong. */

