@@ -359,3 +359,18 @@ def test_bad_input_to_mlops_serve_exits_2_before_listening(project: Path) -> Non
         )
         assert done.returncode == 2, (args, done.stderr)
         assert says in done.stderr and "Traceback" not in done.stderr
+
+
+def test_two_worker_processes_answer_and_every_request_is_recorded(project: Path, serve: Any) -> None:
+    import sqlite3
+
+    db = sqlite3.connect(project / ".mlops" / "mlops.db")
+    before = db.execute("SELECT COUNT(*) FROM serving").fetchone()[0]
+    server = serve("iris@1", "--workers", "2")
+    body = {"instances": [[5.1, 3.5, 1.4, 0.2]]}
+    for _ in range(40):
+        status, answer, _ = server.call("POST", "/invocations", body, token=None)
+        assert (status, answer) == (200, {"predictions": [0]})
+    server.stop()  # each worker writes what it recorded as it stops
+    assert db.execute("SELECT COUNT(*) FROM serving").fetchone()[0] - before == 40
+    db.close()
