@@ -25,6 +25,21 @@ import sys
 from typing import Any
 
 FORK_SAFE_PRELOADS = ("numpy", "pandas", "scipy", "sklearn")
+# what every kernel imports while it initialises and runs its first cell, after the modules
+# below (listed from sys.modules in a forked kernel; none starts a thread on import): ~30 ms of
+# unmarshalling per kernel when each child does it again
+KERNEL_MODULES = (
+    "IPython.core.completerlib",
+    "IPython.core.debugger",
+    "IPython.core.oinspect",
+    "IPython.core.logger",
+    "IPython.extensions.storemagic",
+    "IPython.utils.wildcard",
+    "pdb",
+    "faulthandler",
+    "importlib.resources.readers",
+    "tornado.platform.asyncio",
+)
 STAGE_MODULES = (
     "mlops_jupyter.values",
     "mlops_jupyter.tracking.runtime",
@@ -108,6 +123,10 @@ def _serve() -> None:
         except OSError:
             pass
     _reap()
+    # nothing here is left to save: skip the interpreter's teardown of ipykernel, zmq and the
+    # preloaded libraries (~60 ms the runner would wait for at the end of every run)
+    sys.stdout.flush()
+    os._exit(0)
 
 
 def _import_debugger() -> None:
@@ -123,20 +142,29 @@ def _import_debugger() -> None:
         pass
 
 
+def import_kernel() -> None:
+    """The point of this process: import the kernel once (and what every kernel and every
+    stage's first and last cells import), fork it many times. Starts no thread (tested)."""
+    for module in ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell"):
+        __import__(module)
+    _import_debugger()
+    for module in KERNEL_MODULES:
+        try:
+            __import__(module)
+        except ImportError:  # another IPython's layout: the kernel imports what it needs itself
+            pass
+    # loading and saving values, metrics, the files a stage opened: ~10-20 ms a stage otherwise
+    for module in STAGE_MODULES:
+        __import__(module)
+
+
 def main() -> None:
     # `python -m` put the runner's working folder first on sys.path, and every kernel forked
     # from here would import from it: drop it, as ipykernel_launcher does (IPython then adds
     # the kernel's own folder, the notebook's, before site-packages)
     if sys.path and sys.path[0] in ("", os.getcwd()):
         del sys.path[0]
-    # the point of this process: import the kernel once, fork it many times
-    for module in ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell"):
-        __import__(module)
-    _import_debugger()
-    # and what every stage's first and last cells import (loading and saving values, metrics,
-    # the files it opened): ~10-20 ms a stage otherwise; none of them starts a thread on import
-    for module in STAGE_MODULES:
-        __import__(module)
+    import_kernel()
     for module in preloadable(sys.argv[1:]):
         try:
             __import__(module)

@@ -361,7 +361,9 @@ def test_bad_input_to_mlops_serve_exits_2_before_listening(project: Path) -> Non
         assert says in done.stderr and "Traceback" not in done.stderr
 
 
-def test_two_worker_processes_answer_and_every_request_is_recorded(project: Path, serve: Any) -> None:
+def test_two_worker_processes_answer_and_every_request_is_recorded(
+    project: Path, serve: Any
+) -> None:
     import sqlite3
 
     db = sqlite3.connect(project / ".mlops" / "mlops.db")
