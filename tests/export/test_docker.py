@@ -100,7 +100,7 @@ def test_a_pipeline_that_never_ran_is_pinned_to_this_environment(
         names = wheel.namelist()
         assert "mlops_jupyter/runner/run.py" in names and "mlops_jupyter/export/docker.py" in names
         points = wheel.read("mlops_jupyter-0.1.0.dist-info/entry_points.txt").decode()
-        assert "mlops = mlops_jupyter.cli:main" in points
+        assert "mlops = mlops_jupyter.cli:entry" in points
     assert str(out / "Dockerfile") in result["files"]
     # the tag the KFP export runs its tasks in by default
     assert f"docker build -t mlops-fresh:{result['version']} {out}" in result["notes"][0]
