@@ -209,8 +209,11 @@ ERRORS = [
     "%mlops log accuracy=high",
     "%mlops log accuracy=0.75 loss=0.5 --step 3\n%mlops log --param model=forest\nmlops.flush()",
     "%mlops explain --notebook {other}",
+    "%mlops models ghost --notebook {other}",
+    "%mlops monitor ghost@champion --notebook {other}",
+    "%mlops monitor iris --window soon --notebook {other}",
 ]
-FAILING = {1, 3, 5, 6, 7, 8, 10}
+FAILING = {1, 3, 5, 6, 7, 8, 10, 13, 14, 15}
 
 
 def test_errors_are_one_paragraph_and_fail_the_cell(home: Path, tmp_path: Path) -> None:
@@ -255,6 +258,9 @@ def test_errors_are_one_paragraph_and_fail_the_cell(home: Path, tmp_path: Path) 
     }
     assert api.params(logged["run_id"], home) == {"model": "forest"}
     assert "Pipeline 'other'" in stdout(out[12])
+    assert "there is no model 'ghost'" in stdout(out[13], "stderr")
+    assert "there is no model 'ghost'" in stdout(out[14], "stderr")
+    assert "an age of 'soon' is not one mlops reads" in stdout(out[15], "stderr")
 
 
 def test_the_extension_loads_from_ipython_config(
