@@ -64,6 +64,15 @@ def code_version() -> dict[str, object]:
     return info
 
 
+def mlflow_python() -> str:
+    """The absolute path of ``$MLFLOW_PYTHON``, a venv's python that has mlflow (its pins would
+    move this project's packages, so it lives apart); the benchmarks' children run elsewhere."""
+    python = os.environ.get("MLFLOW_PYTHON")
+    if not python:
+        raise SystemExit("set MLFLOW_PYTHON to a venv's python that has mlflow (see the docstring)")
+    return os.path.abspath(python)
+
+
 def module_version(python: str, module: str) -> str:
     """``module.__version__`` as another venv's ``python`` imports it (an anchor's version)."""
     return subprocess.run(

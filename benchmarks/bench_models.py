@@ -33,6 +33,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from _common import code_version, machine, module_version, now, run_rounds, write_results  # noqa: E402
+from _common import mlflow_python as mlflow_python_path  # noqa: E402
 
 MLOPS_LOG = """
 import pickle, sys, time
@@ -127,10 +128,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--size-mb", type=float, default=100.0)
     args = parser.parse_args()
-    mlflow_python = os.environ.get("MLFLOW_PYTHON")
-    if not mlflow_python:
-        raise SystemExit("set MLFLOW_PYTHON to a venv's python that has mlflow (see the docstring)")
-    mlflow_python = os.path.abspath(mlflow_python)  # the children run in folders of their own
+    mlflow_python = mlflow_python_path()
     started = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="bench-models-"))
     model_file = work / "model.pkl"
@@ -155,33 +153,24 @@ def main() -> None:
         took, _ = child(sys.executable, MLOPS_LOAD, cwd=folder, env=env)
         samples["mlops_load"].append(float(took))
 
+    def mlflow_log(folder: Path, requirements: str) -> str:
+        took, uri = child(
+            mlflow_python, MLFLOW_LOG, str(model_file), str(folder), requirements,
+            cwd=folder, env=base_env,
+        )  # fmt: skip
+        samples["mlflow_log" if requirements == "inferred" else "mlflow_log_given"].append(
+            float(took)
+        )
+        return uri
+
     def mlflow_pair() -> None:
         folder = fresh("mlflow")
-        took, uri = child(
-            mlflow_python,
-            MLFLOW_LOG,
-            str(model_file),
-            str(folder),
-            "inferred",
-            cwd=folder,
-            env=base_env,
-        )
-        samples["mlflow_log"].append(float(took))
+        uri = mlflow_log(folder, "inferred")
         took, _ = child(mlflow_python, MLFLOW_LOAD, str(folder), uri, cwd=folder, env=base_env)
         samples["mlflow_load"].append(float(took))
 
     def mlflow_given() -> None:
-        folder = fresh("mlflow-given")
-        took, _ = child(
-            mlflow_python,
-            MLFLOW_LOG,
-            str(model_file),
-            str(folder),
-            "given",
-            cwd=folder,
-            env=base_env,
-        )
-        samples["mlflow_log_given"].append(float(took))
+        mlflow_log(fresh("mlflow-given"), "given")
 
     def reset() -> None:
         for values in samples.values():

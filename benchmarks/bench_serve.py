@@ -41,6 +41,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from _common import code_version, machine, module_version, now, tool, write_results  # noqa: E402
+from _common import mlflow_python as mlflow_python_path  # noqa: E402
 
 ROOT = HERE.parent
 COLUMNS = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
@@ -158,10 +159,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--seconds", type=int, default=20)
     args = parser.parse_args()
-    mlflow_python = os.environ.get("MLFLOW_PYTHON")
-    if not mlflow_python:
-        raise SystemExit("set MLFLOW_PYTHON to a venv's python that has mlflow (see the docstring)")
-    mlflow_python = os.path.abspath(mlflow_python)
+    mlflow_python = mlflow_python_path()
     mlflow_cli = str(Path(mlflow_python).parent / "mlflow")
     work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     project, mlflow_model = prepare(work, mlflow_python)

@@ -13,16 +13,9 @@ import math
 from typing import Any
 
 
-def _number(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
-
-
 def metrics_command(args: argparse.Namespace) -> int:
     from .. import api
+    from ..views.text import short_number
     from .output import print_json, table
 
     series = api.metrics(args.run, args.key or None)
@@ -42,9 +35,9 @@ def metrics_command(args: argparse.Namespace) -> int:
             [
                 key,
                 str(len(points)),
-                _number(points[-1]["value"]),
-                _number(min(values) if values else None),
-                _number(max(values) if values else None),
+                short_number(points[-1]["value"]),
+                short_number(min(values) if values else None),
+                short_number(max(values) if values else None),
                 f"{min(steps)}..{max(steps)}" if steps else "-",
                 points[-1]["stage"] or "-",
             ]
@@ -138,6 +131,7 @@ def params_command(args: argparse.Namespace) -> int:
 
 def diff_command(args: argparse.Namespace) -> int:
     from .. import api
+    from ..views.text import short_number
     from .output import print_json, table
 
     found = api.diff(args.run_a, args.run_b)
@@ -148,7 +142,13 @@ def diff_command(args: argparse.Namespace) -> int:
     def show(value: Any) -> str:
         if isinstance(value, str) and len(value) == 64:  # a content hash
             return value[:12]
-        return "-" if value is None else _number(value) if isinstance(value, float) else str(value)
+        return (
+            "-"
+            if value is None
+            else short_number(value)
+            if isinstance(value, float)
+            else str(value)
+        )
 
     rows: list[list[str]] = []
     for section in ("parameters", "metrics", "data", "code", "stages", "environment"):

@@ -209,14 +209,12 @@ def _quoted(words: list[str]) -> str:
     return json.dumps(words)
 
 
-def dockerfile(plan: Plan, python: str, kernel: str) -> str:
+def _installed(python: str) -> list[str]:
+    """The base image and the pinned requirements with mlops-jupyter from ``wheels/``: what the
+    pipeline's image and a model's image both start with."""
     staging = "/tmp/mlops-export"
-    image = image_name(plan)
     pip = ["pip", "install", "--no-cache-dir", "--find-links", f"{staging}/wheels"]
-    lines = [
-        f"# {MARKER} (mlops export docker) {__version__}: the pipeline's image.",
-        f"# Build: docker build -t {image} .",
-        f"# Run:   docker run --rm -v mlops-store:{STORE} {image} [-p NAME=VALUE ...]",
+    return [
         f"FROM python:{python}-slim",
         f"ENV PYTHONDONTWRITEBYTECODE=1 PIP_DISABLE_PIP_VERSION_CHECK=1 MLOPS_HOME={STORE}",
         "# mlops-jupyter is not on PyPI yet: wheels/ holds a wheel of the exporting installation's",
@@ -224,6 +222,16 @@ def dockerfile(plan: Plan, python: str, kernel: str) -> str:
         f"COPY requirements.txt {staging}/requirements.txt",
         f"COPY wheels/ {staging}/wheels/",
         f"RUN {_quoted([*pip, '-r', f'{staging}/requirements.txt'])}",
+    ]
+
+
+def dockerfile(plan: Plan, python: str, kernel: str) -> str:
+    image = image_name(plan)
+    lines = [
+        f"# {MARKER} (mlops export docker) {__version__}: the pipeline's image.",
+        f"# Build: docker build -t {image} .",
+        f"# Run:   docker run --rm -v mlops-store:{STORE} {image} [-p NAME=VALUE ...]",
+        *_installed(python),
         "# the kernel the stages run in, under the name the notebook asks for",
         f"RUN {_quoted(['python', '-m', 'ipykernel', 'install', '--sys-prefix', '--name', kernel])}",
         f"COPY pipeline/ {PIPELINE}/",
@@ -574,8 +582,6 @@ def _model_requirements(
 
 
 def model_dockerfile(name: str, version: int, python: str, image: str) -> str:
-    staging = "/tmp/mlops-export"
-    pip = ["pip", "install", "--no-cache-dir", "--find-links", f"{staging}/wheels"]
     probe = (
         "import urllib.request; "
         f"urllib.request.urlopen('http://127.0.0.1:{SERVE_PORT}/ping', timeout=3)"
@@ -585,11 +591,7 @@ def model_dockerfile(name: str, version: int, python: str, image: str) -> str:
         f"# {MARKER} (mlops export docker) {__version__}: model {name}@{version} as a service.",
         f"# Build: docker build -t {image} .",
         f"# Run:   docker run --rm -p {SERVE_PORT}:{SERVE_PORT} -e MLOPS_SERVE_TOKEN=... {image}",
-        f"FROM python:{python}-slim",
-        f"ENV PYTHONDONTWRITEBYTECODE=1 PIP_DISABLE_PIP_VERSION_CHECK=1 MLOPS_HOME={STORE}",
-        f"COPY requirements.txt {staging}/requirements.txt",
-        f"COPY wheels/ {staging}/wheels/",
-        f"RUN {_quoted([*pip, '-r', f'{staging}/requirements.txt'])}",
+        *_installed(python),
         "# a store holding this one version (its bytes, lineage and training data's sketches);",
         "# a named volume mounted here starts as this copy and keeps the recorded traffic",
         f"COPY store/ {STORE}/",

@@ -666,17 +666,7 @@ class Store:
             r["name"]: json.loads(r["value"])
             for r in self.db.execute("SELECT name, value FROM params WHERE run_id = ?", (run_id,))
         }
-        metrics: dict[str, float] = {}
-        # the last value of each key, in the order keys were first logged, computed by SQLite
-        # (a 100,000-step run would otherwise cost ~0.3 s of Python per run listed)
-        for r in self.db.execute(
-            "SELECT key, value FROM (SELECT key, value, ROW_NUMBER() OVER"
-            " (PARTITION BY key ORDER BY time DESC, rowid DESC) AS newest,"
-            " MIN(time) OVER (PARTITION BY key) AS first FROM metrics WHERE run_id = ?)"
-            " WHERE newest = 1 ORDER BY first, key",
-            (run_id,),
-        ):
-            metrics[r["key"]] = float("nan") if r["value"] is None else r["value"]  # NaN: NULL
+        metrics = self._last_metrics("run_id = ?", (run_id,))
         stages = []
         for s in self.db.execute(
             "SELECT * FROM stage_runs WHERE run_id = ? ORDER BY position", (run_id,)
@@ -843,12 +833,7 @@ class Store:
             run = db.execute(
                 "SELECT pipeline, version FROM runs WHERE id = ?", (run_id,)
             ).fetchone()
-            parameters = {
-                r["name"]: json.loads(r["value"])
-                for r in db.execute(
-                    "SELECT name, value FROM params WHERE run_id = ? ORDER BY rowid", (run_id,)
-                )
-            }
+            parameters = {n: v for n, (v, _) in self.run_params(run_id).items()} if run_id else {}
             # the newest version of each path the run tracked, with its drift sketch: what
             # `mlops monitor` compares served inputs with after the run itself is gone
             data: dict[str, dict[str, Any]] = {}
@@ -915,13 +900,19 @@ class Store:
     def stage_metrics(self, run_id: str | None, stage: str | None) -> dict[str, float]:
         """The last value of each metric one stage of a run logged (``stage=None``: the metrics
         of an interactive run, which has no stages), in the order keys were first logged."""
+        return self._last_metrics("run_id = ? AND stage IS ?", (run_id, stage))
+
+    def _last_metrics(self, where: str, args: tuple[Any, ...]) -> dict[str, float]:
+        """The last value of each key among the metrics ``where`` selects, in the order keys
+        were first logged, computed by SQLite (a 100,000-step run would otherwise cost ~0.3 s of
+        Python per run listed). NaN is stored as NULL."""
         found: dict[str, float] = {}
         for r in self.db.execute(
             "SELECT key, value FROM (SELECT key, value, ROW_NUMBER() OVER"
             " (PARTITION BY key ORDER BY time DESC, rowid DESC) AS newest,"
-            " MIN(time) OVER (PARTITION BY key) AS first FROM metrics"
-            " WHERE run_id = ? AND stage IS ?) WHERE newest = 1 ORDER BY first, key",
-            (run_id, stage),
+            f" MIN(time) OVER (PARTITION BY key) AS first FROM metrics WHERE {where})"
+            " WHERE newest = 1 ORDER BY first, key",
+            args,
         ):
             found[r["key"]] = float("nan") if r["value"] is None else r["value"]
         return found

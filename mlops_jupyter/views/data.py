@@ -6,15 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..tracking.checks import describe_failure
-from .text import aligned
-
-
-def _number(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    return str(value)
+from .text import aligned, short_number
 
 
 def against_text(against: Any) -> str:
@@ -42,9 +34,9 @@ def drift_text(result: dict[str, Any]) -> str:
             [
                 name,
                 column["test"] or "-",
-                _number(column["statistic"]),
-                _number(column["p_value"]),
-                _number(column["threshold"]),
+                short_number(column["statistic"], 3),
+                short_number(column["p_value"], 3),
+                short_number(column["threshold"], 3),
                 "DRIFT" if column["drift"] else ("-" if column["test"] is None else "no"),
                 column.get("note", ""),
             ]

@@ -3,18 +3,9 @@ the alias history. Pure: records in, strings out."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from .text import aligned, human_size, strict_json
-
-
-def _value(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.6g}"
-    return str(value)
+from .text import aligned, human_size, short_number, strict_json
 
 
 def models_table(models: list[dict[str, Any]]) -> str:
@@ -49,7 +40,7 @@ def model_text(record: dict[str, Any]) -> str:
     for key, value in record["parameters"].items():
         lines.append([f"param {key}", strict_json(value, indent=None)])
     for key, value in record["metrics"].items():
-        lines.append([f"metric {key}", _value(value)])
+        lines.append([f"metric {key}", short_number(value)])
     for item in record["data"]:
         lines.append([f"data {item['path']}", item["hash"][:16]])
     signature = record.get("signature")
@@ -68,8 +59,8 @@ def requirements_table(rows: list[dict[str, Any]]) -> str:
         [
             r["requirement"],
             r["metric"],
-            _value(r["candidate"]),
-            _value(r["baseline"]),
+            short_number(r["candidate"]),
+            short_number(r["baseline"]),
             r["required"],
             "yes" if r["ok"] else "NO",
             r["note"],
@@ -102,7 +93,7 @@ def moves_table(moves: list[dict[str, Any]]) -> str:
         [
             m["when"],
             m["alias"],
-            _value(m["from"]),
+            short_number(m["from"]),
             str(m["to"]),
             m["how"],
             m["who"] or "-",

@@ -7,23 +7,16 @@ from html import escape
 from typing import Any
 
 from .tables import FONT, TABLE, TD, TH
-
-
-def _n(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}g}"
-    return str(value)
+from .text import short_number
 
 
 def _headline(found: dict[str, Any]) -> list[str]:
     latency = found["latency_ms"]
     lines = [
-        f"{found['model']}@{found['version']} ({found['ref']}), last {_n(found['window']['seconds'] / 3600, 3)} h "
+        f"{found['model']}@{found['version']} ({found['ref']}), last {short_number(found['window']['seconds'] / 3600, 3)} h "
         f"({found['window']['since']} .. {found['window']['until']})",
         f"requests {found['requests']}  errors {found['errors']} ({found['error_rate'] * 100:.1f} %)  "
-        f"latency p50 {_n(latency['p50'])} ms  p99 {_n(latency['p99'])} ms",
+        f"latency p50 {short_number(latency['p50'], 3)} ms  p99 {short_number(latency['p99'], 3)} ms",
     ]
     reference = found.get("reference")
     if reference:
@@ -45,7 +38,7 @@ def _prediction_line(found: dict[str, Any]) -> str:
     if predictions.get("kind") == "classes":
         shown = ", ".join(f"{k}: {v}" for k, v in list(predictions["counts"].items())[:8])
     else:
-        shown = f"mean {_n(predictions.get('mean'))}, std {_n(predictions.get('std'))}"
+        shown = f"mean {short_number(predictions.get('mean'), 3)}, std {short_number(predictions.get('std'), 3)}"
     shift = predictions.get("shift")
     moved = (
         "not compared (too few in the window before)"
@@ -63,8 +56,12 @@ def monitor_text(found: dict[str, Any]) -> str:
         for name, column in found["columns"].items():
             verdict = "DRIFT" if column["drift"] else ("no" if column["test"] else "-")
             detail = column.get("note") or (
-                f"{column['test']} statistic {_n(column['statistic'])}"
-                + (f" p {_n(column['p_value'])}" if column["p_value"] is not None else "")
+                f"{column['test']} statistic {short_number(column['statistic'], 3)}"
+                + (
+                    f" p {short_number(column['p_value'], 3)}"
+                    if column["p_value"] is not None
+                    else ""
+                )
             )
             lines.append(f"  {name.ljust(width)}  {verdict:5}  {detail}")
     lines.append(_prediction_line(found))
@@ -79,8 +76,8 @@ def monitor_html(found: dict[str, Any]) -> str:
     rows = "".join(
         f'<tr data-column="{escape(name)}" data-drift="{str(c["drift"]).lower()}">'
         f'<td style="{TD}">{escape(name)}</td><td style="{TD}">{escape(c["test"] or "-")}</td>'
-        f'<td style="{TD};text-align:right">{escape(_n(c["statistic"]))}</td>'
-        f'<td style="{TD};text-align:right">{escape(_n(c["p_value"]))}</td>'
+        f'<td style="{TD};text-align:right">{escape(short_number(c["statistic"], 3))}</td>'
+        f'<td style="{TD};text-align:right">{escape(short_number(c["p_value"], 3))}</td>'
         f'<td style="{TD};{"color:#c62828;font-weight:700" if c["drift"] else ""}">'
         f"{'drift' if c['drift'] else 'no'}</td></tr>"
         for name, c in found["columns"].items()

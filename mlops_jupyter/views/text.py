@@ -28,6 +28,16 @@ def strict_json(value: Any, indent: int | None = 2) -> str:
     return json.dumps(json_safe(value), indent=indent, default=str, allow_nan=False)
 
 
+def short_number(value: Any, digits: int = 6) -> str:
+    """A number in a table cell: floats to ``digits`` significant digits (``nan``, ``inf`` as
+    such), None as ``-``, anything else as text."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
 def human_size(size: int | None, missing: str = "") -> str:
     """Decimal units, as file managers show them: ``2.4 MB``."""
     if size is None:
