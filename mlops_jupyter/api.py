@@ -310,10 +310,13 @@ def _drift_against_previous(store: Any, versions: list[dict[str, Any]]) -> None:
             sketches[key] = checks.load_sketch(store, key)
         return sketches.get(key) if key else None
 
+    listed = {(v["path"], v["hash"]): v for v in reversed(versions)}  # the newest of each
     for version in versions:
         if not (version.get("changed") and version.get("previous") and version.get("sketch")):
             continue
-        before = store.data_version(version["path"], version["previous"])
+        before = listed.get((version["path"], version["previous"])) or store.data_version(
+            version["path"], version["previous"]
+        )
         ref, cur = sketch(before.get("sketch")), sketch(version["sketch"])
         if ref is None or cur is None:
             version["drift"] = None
